@@ -73,7 +73,9 @@ fuzz:
 bench: all
 	@bash tests/bench/run.sh
 
-demo: all
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) bash tests/demo.sh
 
 install: $(TOOLS)
