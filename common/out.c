@@ -35,27 +35,41 @@ static size_t utf8_ok(const uint8_t *p, size_t n)
 	return len;
 }
 
-/* Escape for a terminal: printable ASCII and valid UTF-8 pass, backslash
- * doubles, everything else becomes \xHH. */
+/* One escaped item for a terminal: printable ASCII and valid UTF-8 pass,
+ * backslash doubles, any other byte becomes \xHH.  Writes at most 4 bytes
+ * to tmp, returns their count; *used gets the input bytes taken (>= 1). */
+static size_t text_item(const uint8_t *p, size_t n, char tmp[4], size_t *used)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t u;
+
+	*used = 1;
+	if (p[0] == '\\') {
+		tmp[0] = '\\', tmp[1] = '\\';
+		return 2;
+	}
+	if (p[0] >= 0x20 && p[0] < 0x7f) {
+		tmp[0] = (char)p[0];
+		return 1;
+	}
+	if ((u = utf8_ok(p, n)) != 0) {
+		memcpy(tmp, p, u);
+		*used = u;
+		return u;
+	}
+	tmp[0] = '\\', tmp[1] = 'x';
+	tmp[2] = digits[p[0] >> 4], tmp[3] = digits[p[0] & 15];
+	return 4;
+}
+
 static void put_text_escaped(FILE *f, const uint8_t *p, size_t n)
 {
 	size_t i = 0, u;
+	char tmp[4];
 
 	while (i < n) {
-		uint8_t c = p[i];
-		if (c == '\\') {
-			fputs("\\\\", f);
-			i++;
-		} else if (c >= 0x20 && c < 0x7f) {
-			fputc(c, f);
-			i++;
-		} else if ((u = utf8_ok(p + i, n - i)) != 0) {
-			fwrite(p + i, 1, u, f);
-			i += u;
-		} else {
-			fprintf(f, "\\x%02x", c);
-			i++;
-		}
+		fwrite(tmp, 1, text_item(p + i, n - i, tmp, &u), f);
+		i += u;
 	}
 }
 
@@ -269,6 +283,10 @@ void bt_out_fixed(struct bt_out *o, const char *key, const char *l,
 	if (!(json_key(o, key) || l))
 		return;
 	label(o, o->json ? NULL : l);
+	/* 10^20 overflows uint64_t (and 10^64 wraps to 0, a division by
+	 * zero); no int64_t needs more than 19 decimals. */
+	if (scale_pow10 > 19)
+		scale_pow10 = 19;
 	for (i = 0; i < scale_pow10; i++)
 		div *= 10;
 	a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
@@ -285,58 +303,62 @@ void bt_out_text(struct bt_out *o, const char *s)
 		fputs(s, o->f);
 }
 
+/* Truncation backs up to the end of a whole item, so "..." never splits
+ * an escape ("\\x1" or a lone "\\") or a UTF-8 sequence. */
 char *bt_escape_text(const void *p, size_t n, char *dst, size_t cap)
 {
 	const uint8_t *b = p;
-	size_t i = 0, o = 0, u;
+	size_t i = 0, o = 0, u, tl, keep = 0;
+	char tmp[4];
 
 	if (cap == 0)
 		return dst;
 	while (i < n) {
-		char tmp[8];
-		size_t tl;
-		if (b[i] == '\\') {
-			memcpy(tmp, "\\\\", 2), tl = 2, u = 1;
-		} else if (b[i] >= 0x20 && b[i] < 0x7f) {
-			tmp[0] = (char)b[i], tl = 1, u = 1;
-		} else if ((u = utf8_ok(b + i, n - i)) != 0) {
-			memcpy(tmp, b + i, u), tl = u;
-		} else {
-			snprintf(tmp, sizeof(tmp), "\\x%02x", b[i]);
-			tl = 4, u = 1;
-		}
+		tl = text_item(b + i, n - i, tmp, &u);
 		if (o + tl + 1 > cap) {
-			/* Does not fit: end with "..." where it still fits. */
-			size_t k = o;
+			/* Does not fit: end with "..." after the last whole
+			 * item that leaves room for it. */
 			if (cap < 4) {
 				dst[0] = '\0';
 				return dst;
 			}
-			if (k > cap - 4)
-				k = cap - 4;
-			memcpy(dst + k, "...", 4);
+			memcpy(dst + keep, "...", 4);
 			return dst;
 		}
 		memcpy(dst + o, tmp, tl);
 		o += tl;
 		i += u;
+		if (o + 4 <= cap)
+			keep = o;
 	}
 	dst[o] = '\0';
 	return dst;
 }
 
+/* Lowercase hex; like bt_escape_text, "..." marks a cut (a short hash must
+ * not pass for a whole one). */
 char *bt_hex(const void *p, size_t n, char *dst, size_t cap)
 {
 	static const char digits[] = "0123456789abcdef";
 	const uint8_t *b = p;
-	size_t i;
+	size_t i, k = n;
 
 	if (cap == 0)
 		return dst;
-	for (i = 0; i < n && 2 * i + 2 < cap; i++) {
+	if (n > (cap - 1) / 2) {
+		if (cap < 4) {
+			dst[0] = '\0';
+			return dst;
+		}
+		k = (cap - 4) / 2;
+	}
+	for (i = 0; i < k; i++) {
 		dst[2 * i] = digits[b[i] >> 4];
 		dst[2 * i + 1] = digits[b[i] & 15];
 	}
-	dst[2 * i] = '\0';
+	if (k < n)
+		memcpy(dst + 2 * k, "...", 4);
+	else
+		dst[2 * k] = '\0';
 	return dst;
 }

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include "bt.h"
 
-#define BT_OUT_MAX_NEST 16
+#define BT_OUT_MAX_NEST 80 /* bencode depth 64 plus record levels */
 
 struct bt_out {
 	FILE *f;

@@ -59,7 +59,7 @@ static inline bool bt_rd_u32be(struct bt_rd *r, uint32_t *v)
 
 static inline bool bt_rd_u64be(struct bt_rd *r, uint64_t *v)
 {
-	uint32_t hi, lo;
+	uint32_t hi = 0, lo = 0;
 	if (bt_rd_left(r) < 8)
 		return false;
 	bt_rd_u32be(r, &hi);
