@@ -32,6 +32,7 @@ UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HDRS      := $(wildcard common/*.h) $(wildcard tests/unit/*.h)
 MANS      := $(wildcard docs/*.1)
 
+.SECONDARY:
 .PHONY: all deps test check fuzz bench demo install uninstall clean help units tools
 
 all: $(LIB) $(TOOLS) $(UNITS)

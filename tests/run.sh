@@ -17,7 +17,7 @@ mkdir -p "$logdir"
 run_suite() { # name, command...
 	local name=$1; shift
 	case "$name" in *${TESTS:-}*) ;; *) return ;; esac
-	local log="$logdir/$name.log" rc p f s
+	local log="$logdir/${name//\//_}.log" rc p f s
 	echo "== $name"
 	timeout -k 10 "${SUITE_TIMEOUT:-600}" "$@" >"$log" 2>&1
 	rc=$?
