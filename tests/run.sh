@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
-export BUILD BTKIT_BIN="$PWD/$BUILD/bin"
+export BUILD BTKIT_BIN="$BUILD/bin"
 pass=0 fail=0 skip=0
 failed_names=()
 logdir=$BUILD/test-logs
