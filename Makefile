@@ -47,16 +47,19 @@ $(BUILD)/%.o: %.c $(HDRS)
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	@rm -f $@
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 $(BUILD)/bin/%: $(BUILD)/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< $(LIB) $(LDLIBS_ALL) -o $@
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) $< $(LIB) $(LDLIBS_ALL) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< $(LIB) $(LDLIBS_ALL) -o $@
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) $< $(LIB) $(LDLIBS_ALL) -o $@
 
 deps:
 	@bash tests/deps.sh
