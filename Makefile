@@ -29,7 +29,7 @@ TOOL_SRC  := $(wildcard tools/bt-*.c)
 TOOLS     := $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-HDRS      := $(wildcard common/*.h) $(wildcard tests/unit/*.h)
+HDRS      := $(wildcard common/*.h) $(wildcard tests/unit/*.h) $(wildcard tests/data/*/*.h)
 MANS      := $(wildcard docs/*.1)
 
 .SECONDARY:
