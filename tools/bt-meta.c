@@ -432,7 +432,13 @@ static int verify(struct bt_out *o, const struct bt_meta *m, const char *dir,
 	bt_out_text(o, ")\n");
 	out_ranges(o, "missing_pieces", "missing pieces:", &v.bad[BT_PIECE_MISSING]);
 	out_ranges(o, "corrupt_pieces", "corrupt pieces:", &v.bad[BT_PIECE_CORRUPT]);
-	bt_out_bool(o, "ok", "verdict:       ", sum.missing == 0 && sum.corrupt == 0);
+	/* JSON keeps a boolean; a person wants a word. */
+	if (o->json)
+		bt_out_bool(o, "ok", NULL, sum.missing == 0 && sum.corrupt == 0);
+	else
+		bt_out_str(o, NULL, "result:        ",
+			   sum.missing == 0 && sum.corrupt == 0 ? "all pieces good" :
+			   "data is incomplete or corrupt");
 	bt_out_end(o);
 
 	for (k = 0; k < 3; k++)
