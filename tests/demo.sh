@@ -83,15 +83,23 @@ if [ -x "$BIN/bt-meta" ]; then
 		"$BIN/bt-meta" --json "$DEMO_TORRENT"
 	ran=$((ran + 1))
 fi
+if [ -x "$BIN/bt-announce" ]; then
+	run "bt-announce: ask the tracker (HTTP) who seeds the torrent, with timings" \
+		"$BIN/bt-announce" --all -t 5 "$DEMO_TORRENT"
+	run "bt-announce: the same over UDP (BEP 15), as JSON" \
+		"$BIN/bt-announce" --json -t 5 --info-hash "$DEMO_INFO_HASH" --tracker "$DEMO_TRACKER_UDP"
+	run "bt-announce --scrape: seeders/leechers counts" \
+		"$BIN/bt-announce" --scrape -t 5 --info-hash "$DEMO_INFO_HASH" --tracker "$DEMO_TRACKER"
+	ran=$((ran + 1))
+fi
 # Tools still to come get their demo lines here when they land, e.g.:
-#   bt-announce  against "$DEMO_TRACKER" / "$DEMO_TRACKER_UDP" for "$DEMO_INFO_HASH"
 #   bt-handshake against "$DEMO_SEEDER_HOST:$DEMO_SEEDER_PORT" for "$DEMO_INFO_HASH"
 #   bt-fetch     a few pieces from the seeder, verified
 #   bt-decode    a capture of the above
 for tool in "$BIN"/bt-*; do
 	[ -x "$tool" ] || continue
 	case "$(basename "$tool")" in
-	bt-meta) ;;
+	bt-meta|bt-announce) ;;
 	*) say "$(basename "$tool") is built but has no demo line yet (add one to tests/demo.sh)" ;;
 	esac
 done
