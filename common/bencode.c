@@ -216,8 +216,16 @@ static long decode(struct be_state *s, struct bt_be_tok *toks, size_t cap,
 		if (c != 'i' && c != 'l' && c != 'd' && !is_digit(c))
 			return fail(s, BT_EINVAL, pos,
 				    "unexpected byte at start of value");
-		if (ntok == cap)
+		if (ntok == cap) {
+			/* A complete value of len bytes needs at most len / 2
+			 * tokens (each value's own bytes are >= 2), but an open
+			 * container takes one byte: with that many tokens used,
+			 * the input cannot hold a whole value yet. */
+			if (cap >= bt_be_max_tokens(s->len))
+				return fail(s, BT_NEED_MORE, s->len,
+					    "truncated: open containers exceed a whole value's tokens");
 			return fail(s, BT_ENOSPC, pos, "token array full");
+		}
 		if ((c == 'l' || c == 'd') && depth >= max_depth)
 			return fail(s, BT_EDEPTH, pos, "nesting deeper than max_depth");
 

@@ -64,8 +64,10 @@ struct bt_be_doc {
 	size_t ntoks;
 };
 
-/* Upper bound on tokens any len-byte input can need: every value takes at
- * least two bytes. */
+/* Tokens enough for any len-byte input: a whole value needs at most len / 2
+ * (every value's own bytes are at least two).  With this many, a decode
+ * never returns BT_ENOSPC: an input that would need more is a truncated
+ * prefix (many open containers) and gets BT_NEED_MORE. */
 static inline size_t bt_be_max_tokens(size_t len)
 {
 	return len / 2 + 1;

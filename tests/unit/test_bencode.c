@@ -646,6 +646,31 @@ static void test_token_cap(void)
 	}
 }
 
+/* Fuzzer finding "ll1": two open lists and a string start in 3 bytes, one
+ * token more than bt_be_max_tokens(3) == 2.  Such a prefix is truncated,
+ * not out of space: the caller sized the array as the header says. */
+static void test_max_tokens_truncated_prefix(void)
+{
+	static const char *in[] = { "ll1", "llll", "lllllllllli", "lll0:" };
+	size_t k;
+
+	for (k = 0; k < sizeof(in) / sizeof(in[0]); k++) {
+		size_t n = strlen(in[k]);
+		const uint8_t *g = t_guarded(in[k], n);
+		long r = bt_be_decode(&doc, g, n, toks, bt_be_max_tokens(n), NULL, &err);
+		T_EQ_INT(r, BT_NEED_MORE);
+		T_EQ_INT(err.code, BT_NEED_MORE);
+		T_EQ_UINT(err.off, n);
+	}
+	/* A smaller array than the bound is still the caller's problem. */
+	{
+		const uint8_t *g = t_guarded("l1:a1:b1:ce", 11);
+		long r = bt_be_decode(&doc, g, 11, toks, 2, NULL, &err);
+		T_EQ_INT(r, BT_ENOSPC);
+		T_EQ_UINT(err.off, 6);
+	}
+}
+
 static void test_accessors(void)
 {
 	const uint8_t *p = (const uint8_t *)"x";
@@ -926,5 +951,6 @@ int main(void)
 	T_RUN(test_wr_overflow);
 	T_RUN(test_over_4gib);
 	T_RUN(test_mutations);
+	T_RUN(test_max_tokens_truncated_prefix);
 	return T_DONE();
 }
