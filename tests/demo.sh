@@ -92,6 +92,13 @@ if [ -x "$BIN/bt-announce" ]; then
 		"$BIN/bt-announce" --scrape -t 5 --info-hash "$DEMO_INFO_HASH" --tracker "$DEMO_TRACKER"
 	ran=$((ran + 1))
 fi
+if [ -x "$BIN/bt-handshake" ]; then
+	run "bt-handshake -D: handshake, interested, unchoke, one piece fetched and hashed" \
+		"$BIN/bt-handshake" -t 5 -D "$DEMO_SEEDER_HOST:$DEMO_SEEDER_PORT" --torrent "$DEMO_TORRENT"
+	run "bt-handshake: a client bug reproduced (capital P in the protocol string) and explained" \
+		"$BIN/bt-handshake" -t 3 --pstr "BitTorrent Protocol" "$DEMO_SEEDER_HOST:$DEMO_SEEDER_PORT" --torrent "$DEMO_TORRENT"
+	ran=$((ran + 1))
+fi
 # Tools still to come get their demo lines here when they land, e.g.:
 #   bt-handshake against "$DEMO_SEEDER_HOST:$DEMO_SEEDER_PORT" for "$DEMO_INFO_HASH"
 #   bt-fetch     a few pieces from the seeder, verified
@@ -99,7 +106,7 @@ fi
 for tool in "$BIN"/bt-*; do
 	[ -x "$tool" ] || continue
 	case "$(basename "$tool")" in
-	bt-meta|bt-announce) ;;
+	bt-meta|bt-announce|bt-handshake) ;;
 	*) say "$(basename "$tool") is built but has no demo line yet (add one to tests/demo.sh)" ;;
 	esac
 done
