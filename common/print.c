@@ -5,6 +5,7 @@
  * drift apart.  Peer bytes reach the output only through bt_out_bytes, or
  * as text that bt_escape_text / peerid.h already escaped (safe_str). */
 #include "print.h"
+#include "trk.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -1109,4 +1110,107 @@ void bt_print_trk_error(struct bt_out *o, const struct bt_print_ctx *c,
 	bt_out_begin(o);
 	bt_print_trk_error_fields(o, c, what, url, e);
 	bt_out_end(o);
+}
+
+/* ---- a finished trk.h request ------------------------------------------ */
+
+static void put_ms(struct bt_out *o, const char *key, const char *label, int64_t us)
+{
+	if (us < 0)
+		bt_out_null(o, key, label);
+	else
+		bt_out_fixed(o, key, label, us, 3);
+}
+
+static void put_req_timing(struct bt_out *o, const struct bt_trk_req *r)
+{
+	const struct bt_trk_timing *t = &r->t;
+	bool udp = r->scheme == BT_URL_UDP;
+
+	bt_out_obj_begin(o, "timing", NULL);
+	put_ms(o, "total_ms", " total ", t->total_us);
+	bt_out_text(o, " ms (");
+	put_ms(o, "dns_ms", "dns ", t->dns_us);
+	put_ms(o, "connect_ms", udp ? NULL : " connect ", t->connect_us);
+	put_ms(o, "tls_ms", udp || r->scheme != BT_URL_HTTPS ? NULL : " tls ", t->tls_us);
+	put_ms(o, "first_byte_ms", udp ? NULL : " first_byte ", t->first_byte_us);
+	put_ms(o, "udp_connect_ms", udp ? " connect_rtt " : NULL, t->udp_connect_us);
+	put_ms(o, "udp_request_ms", !udp ? NULL :
+	       r->kind == BT_TRK_SCRAPE ? " scrape_rtt " : " announce_rtt ", t->udp_request_us);
+	bt_out_uint(o, "retries", udp ? " retries " : NULL, t->retries);
+	bt_out_bool(o, "conn_id_reused", udp && t->conn_id_reused ? " conn_id_reused " : NULL,
+		    t->conn_id_reused);
+	bt_out_bool(o, "tcp_reused", NULL, t->tcp_reused);
+	bt_out_uint(o, "redirects", t->redirects ? " redirects " : NULL, t->redirects);
+	bt_out_text(o, ")");
+	bt_out_obj_end(o);
+}
+
+/* Outcome of the request: protocol, ok, error, HTTP status, timings. */
+static void put_req_outcome(struct bt_out *o, const struct bt_trk_req *r)
+{
+	bool ok = r->fail == BT_TRKF_OK;
+
+	if (r->scheme)
+		bt_out_str(o, "protocol", NULL, bt_url_scheme_name(r->scheme));
+	else
+		bt_out_null(o, "protocol", NULL);
+	bt_out_bool(o, "ok", NULL, ok);
+	if (ok) {
+		bt_out_null(o, "error_kind", NULL);
+		bt_out_null(o, "error", NULL);
+	} else {
+		bt_out_str(o, "error_kind", " error ", bt_trk_fail_name(r->fail));
+		/* trk.h escaped msg for a terminal already: no second escape. */
+		if (o->json)
+			bt_out_str(o, "error", NULL, r->msg);
+		else
+			bt_out_text(o, ": "), bt_out_text(o, r->msg);
+	}
+	if (r->http_status)
+		bt_out_int(o, "http_status", " http ", r->http_status);
+	else
+		bt_out_null(o, "http_status", NULL);
+	put_req_timing(o, r);
+}
+
+void bt_print_trk_req_fields(struct bt_out *o, const struct bt_print_ctx *c,
+			     const char *url, const struct bt_trk_req *r)
+{
+	bool udp = r->scheme == BT_URL_UDP, http = r->scheme && !udp;
+	bool answered = r->fail == BT_TRKF_OK || (r->fail == BT_TRKF_FAILURE && http);
+	const char *kind = r->kind == BT_TRK_ANNOUNCE ? "announce" : "scrape";
+
+	if (r->kind == BT_TRK_ANNOUNCE && answered)
+		bt_print_trk_announce_fields(o, c, url, &r->resp);
+	else if (r->kind != BT_TRK_ANNOUNCE && http && answered)
+		bt_print_trk_scrape_fields(o, c, url, &r->scrape);
+	else if (r->kind != BT_TRK_ANNOUNCE && udp && r->udp_scrape)
+		bt_print_udp_scrape_fields(o, c, url, r->nsent, r->udp_nscrape);
+	else if (r->fail == BT_TRKF_FAILURE)
+		bt_print_trk_failure_fields(o, c, kind, url, r->failure, r->failure_len);
+	else {
+		bt_out_str(o, "kind", "", kind);
+		bt_out_str(o, "url", " ", url);
+	}
+	if (r->kind == BT_TRK_ANNOUNCE)
+		bt_out_hex(o, "info_hash", " info_hash ", r->ann.info_hash, 20);
+	put_req_outcome(o, r);
+}
+
+void bt_print_trk_req_lists(struct bt_out *o, const struct bt_print_ctx *c,
+			    const struct bt_trk_req *r)
+{
+	bool udp = r->scheme == BT_URL_UDP, http = r->scheme && !udp;
+	bool answered = r->fail == BT_TRKF_OK || (r->fail == BT_TRKF_FAILURE && http);
+
+	if (r->kind == BT_TRK_ANNOUNCE) {
+		if (answered && !r->resp.failure)
+			bt_print_trk_peers(o, c, r->peers, r->info, r->resp.nstored);
+	} else if (http && answered) {
+		bt_print_trk_scrape_files(o, c, &r->scrape);
+	} else if (udp && r->udp_scrape) {
+		bt_print_udp_scrape_files(o, c, r->sent, r->nsent, r->udp_scrape,
+					  r->udp_nscrape);
+	}
 }

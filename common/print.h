@@ -161,4 +161,16 @@ void bt_print_trk_error_fields(struct bt_out *o, const struct bt_print_ctx *c,
 			       const char *what, const char *url,
 			       const struct bt_trk_err *e);
 
+/* A finished trk.h request, as fields of the caller's record: the
+ * tracker's answer (or its failure), the info-hash of an announce, then
+ * protocol, ok, error_kind,
+ * error, http_status and timing (per phase, ms).  A tool may add its own
+ * fields after this, then bt_print_trk_req_lists for the peer list or the
+ * scrape entries. */
+struct bt_trk_req;
+void bt_print_trk_req_fields(struct bt_out *o, const struct bt_print_ctx *c,
+			     const char *url, const struct bt_trk_req *r);
+void bt_print_trk_req_lists(struct bt_out *o, const struct bt_print_ctx *c,
+			    const struct bt_trk_req *r);
+
 #endif

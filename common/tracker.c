@@ -605,7 +605,8 @@ bool bt_trk_scrape_next(const struct bt_trk_scrape_resp *r, size_t *it,
 	const struct bt_be_doc *d = &r->doc;
 	size_t end, k, v, n;
 
-	if (r->files < 0)
+	/* A zeroed struct (no parse happened) has no entries. */
+	if (r->files < 0 || !d->toks || (size_t)r->files >= d->ntoks)
 		return false;
 	end = (size_t)r->files + d->toks[r->files].skip;
 	k = *it ? *it : (size_t)r->files + 1;

@@ -429,122 +429,26 @@ static struct target *target_from_arg(struct app *a, const char *arg)
 
 /* ---- output ------------------------------------------------------------- */
 
-static void put_ms(struct bt_out *o, const char *key, const char *label, int64_t us)
+/* This tool's own fields, between the printer's and the lists. */
+static void put_tool_fields(struct app *a, struct bt_out *o, const struct job *j)
 {
-	if (us < 0)
-		bt_out_null(o, key, label);
-	else
-		bt_out_fixed(o, key, label, us, 3);
-}
-
-static void put_timing(struct bt_out *o, const struct bt_trk_req *r)
-{
-	const struct bt_trk_timing *t = &r->t;
-	bool udp = r->scheme == BT_URL_UDP;
-
-	bt_out_obj_begin(o, "timing", NULL);
-	put_ms(o, "total_ms", " total ", t->total_us);
-	bt_out_text(o, " ms (");
-	put_ms(o, "dns_ms", "dns ", t->dns_us);
-	put_ms(o, "connect_ms", udp ? NULL : " connect ", t->connect_us);
-	put_ms(o, "tls_ms", udp || r->scheme != BT_URL_HTTPS ? NULL : " tls ", t->tls_us);
-	put_ms(o, "first_byte_ms", udp ? NULL : " first_byte ", t->first_byte_us);
-	put_ms(o, "udp_connect_ms", udp ? " connect_rtt " : NULL, t->udp_connect_us);
-	put_ms(o, "udp_request_ms", !udp ? NULL :
-	       r->kind == BT_TRK_SCRAPE ? " scrape_rtt " : " announce_rtt ", t->udp_request_us);
-	bt_out_uint(o, "retries", udp ? " retries " : NULL, t->retries);
-	bt_out_bool(o, "conn_id_reused", udp && t->conn_id_reused ? " conn_id_reused " : NULL,
-		    t->conn_id_reused);
-	bt_out_bool(o, "tcp_reused", NULL, t->tcp_reused);
-	bt_out_uint(o, "redirects", t->redirects ? " redirects " : NULL, t->redirects);
-	bt_out_text(o, ")");
-	bt_out_obj_end(o);
-}
-
-/* The fields of this tool, after the printer's (and before any list). */
-static void put_common(struct app *a, struct bt_out *o, const struct job *j)
-{
-	const struct bt_trk_req *r = &j->r;
 	const struct target *t = j->u->t;
-	bool ok = r->fail == BT_TRKF_OK;
 
-	if (r->kind == BT_TRK_ANNOUNCE)
-		bt_out_hex(o, "info_hash", " info_hash ", r->ann.info_hash, 20);
 	bt_out_str(o, "source", NULL, t->source);
 	if (a->batch_name)
 		bt_out_null(o, "tier", NULL);
 	else
 		bt_out_uint(o, "tier", NULL, t->tiers[j->tracker]);
-	if (r->scheme)
-		bt_out_str(o, "protocol", NULL, bt_url_scheme_name(r->scheme));
-	else
-		bt_out_null(o, "protocol", NULL);
-	bt_out_bool(o, "ok", NULL, ok);
-	if (ok) {
-		bt_out_null(o, "error_kind", NULL);
-		bt_out_null(o, "error", NULL);
-	} else {
-		bt_out_str(o, "error_kind", " error ", bt_trk_fail_name(r->fail));
-		/* msg is escaped for a terminal already: no second escape. */
-		if (o->json)
-			bt_out_str(o, "error", NULL, r->msg);
-		else
-			bt_out_text(o, ": "), bt_out_text(o, r->msg);
-	}
-	if (r->http_status)
-		bt_out_int(o, "http_status", " http ", r->http_status);
-	else
-		bt_out_null(o, "http_status", NULL);
-	put_timing(o, r);
-}
-
-static void put_head(struct bt_out *o, const char *kind, const char *url)
-{
-	bt_out_str(o, "kind", "", kind);
-	bt_out_str(o, "url", " ", url);
 }
 
 static void print_record(struct app *a, const struct job *j)
 {
-	const struct bt_trk_req *r = &j->r;
-	const char *url = j->u->t->urls[j->tracker];
 	struct bt_out *o = &a->out;
-	bool udp = r->scheme == BT_URL_UDP, http = r->scheme && !udp;
 
 	bt_out_begin(o);
-	if (r->kind == BT_TRK_ANNOUNCE) {
-		if (r->fail == BT_TRKF_OK || (r->fail == BT_TRKF_FAILURE && http)) {
-			bt_print_trk_announce_fields(o, NULL, url, &r->resp);
-			put_common(a, o, j);
-			if (!r->resp.failure)
-				bt_print_trk_peers(o, NULL, r->peers, r->info, r->resp.nstored);
-		} else if (r->fail == BT_TRKF_FAILURE) {
-			bt_print_trk_failure_fields(o, NULL, "announce", url,
-						    r->failure, r->failure_len);
-			put_common(a, o, j);
-		} else {
-			put_head(o, "announce", url);
-			put_common(a, o, j);
-		}
-	} else {
-		if (http && (r->fail == BT_TRKF_OK || r->fail == BT_TRKF_FAILURE)) {
-			bt_print_trk_scrape_fields(o, NULL, url, &r->scrape);
-			put_common(a, o, j);
-			bt_print_trk_scrape_files(o, NULL, &r->scrape);
-		} else if (udp && r->udp_scrape) {
-			bt_print_udp_scrape_fields(o, NULL, url, r->nsent, r->udp_nscrape);
-			put_common(a, o, j);
-			bt_print_udp_scrape_files(o, NULL, r->sent, r->nsent, r->udp_scrape,
-						  r->udp_nscrape);
-		} else if (r->fail == BT_TRKF_FAILURE) {
-			bt_print_trk_failure_fields(o, NULL, "scrape", url,
-						    r->failure, r->failure_len);
-			put_common(a, o, j);
-		} else {
-			put_head(o, "scrape", url);
-			put_common(a, o, j);
-		}
-	}
+	bt_print_trk_req_fields(o, NULL, j->u->t->urls[j->tracker], &j->r);
+	put_tool_fields(a, o, j);
+	bt_print_trk_req_lists(o, NULL, &j->r);
 	bt_out_end(o);
 	fflush(o->f);
 }

@@ -9,6 +9,7 @@
  * with python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'. */
 #include "t.h"
 #include "print.h"
+#include "trk.h"
 #include "wire.h"
 #include "ext.h"
 #include "bencode.h"
@@ -1528,6 +1529,81 @@ static void test_hostile_sweep(void)
 	T_EQ_INT(bad, 0);
 }
 
+/* A finished trk.h request that timed out over UDP, and one answered over
+ * HTTP with a failure reason: the outcome fields every tool shares. */
+static void emit_trk_req(struct bt_out *o, void *arg)
+{
+	const struct bt_trk_req *r = arg;
+
+	bt_out_begin(o);
+	bt_print_trk_req_fields(o, NULL, r->url, r);
+	bt_print_trk_req_lists(o, NULL, r);
+	bt_out_end(o);
+}
+
+static void test_trk_req_outcome(void)
+{
+	struct bt_trk_req r;
+	static const char fail[] = "torrent \\x1b[2J not registered";
+
+	memset(&r, 0, sizeof r);
+	r.kind = BT_TRK_ANNOUNCE;
+	r.url = "udp://127.0.0.1:6969/announce";
+	r.scheme = BT_URL_UDP;
+	r.fail = BT_TRKF_TIMEOUT;
+	snprintf(r.msg, sizeof r.msg, "no answer after 3 retries");
+	memset(r.ann.info_hash, 0xab, 20);
+	r.t.dns_us = -1;
+	r.t.connect_us = r.t.tls_us = r.t.first_byte_us = -1;
+	r.t.total_us = 7000123;
+	r.t.udp_connect_us = -1;
+	r.t.udp_request_us = -1;
+	r.t.retries = 3;
+	render_both(emit_trk_req, &r, &r);
+	SAME(g_text, "announce udp://127.0.0.1:6969/announce info_hash "
+	     "abababababababababababababababababababab error timeout: no answer after 3 retries"
+	     " total 7000.123 ms (dns - connect_rtt - announce_rtt - retries 3)\n");
+	SAME(g_json, "{\"kind\":\"announce\",\"url\":\"udp://127.0.0.1:6969/announce\","
+	     "\"info_hash\":\"abababababababababababababababababababab\",\"protocol\":\"udp\","
+	     "\"ok\":false,\"error_kind\":\"timeout\",\"error\":\"no answer after 3 retries\","
+	     "\"http_status\":null,\"timing\":{\"total_ms\":7000.123,\"dns_ms\":null,"
+	     "\"connect_ms\":null,\"tls_ms\":null,\"first_byte_ms\":null,\"udp_connect_ms\":null,"
+	     "\"udp_request_ms\":null,\"retries\":3,\"conn_id_reused\":false,"
+	     "\"tcp_reused\":false,\"redirects\":0}}\n");
+
+	/* HTTP announce answered with a failure reason carrying an escape:
+	 * the printer escapes the tracker's bytes; trk.h's msg is escaped
+	 * text already. */
+	static const char body[] = "d14:failure reason11:bad \x1b[2J!!!e";
+	struct bt_be_tok btoks[8];
+	struct bt_peer_addr peers[2];
+	struct bt_trk_err terr;
+
+	memset(&r, 0, sizeof r);
+	r.kind = BT_TRK_ANNOUNCE;
+	r.url = "http://127.0.0.1:6969/announce";
+	r.scheme = BT_URL_HTTP;
+	r.fail = BT_TRKF_FAILURE;
+	r.http_status = 200;
+	T_EQ_INT(bt_trk_parse_announce(&r.resp, body, sizeof body - 1, btoks, 8,
+				       peers, NULL, 2, &terr), BT_OK);
+	T_CHECK(r.resp.failure != NULL);
+	snprintf(r.msg, sizeof r.msg, "%s", fail);
+	r.t.total_us = 1500;
+	r.t.dns_us = 10;
+	r.t.connect_us = 200;
+	r.t.tls_us = -1;
+	r.t.first_byte_us = 1000;
+	r.t.udp_connect_us = r.t.udp_request_us = -1;
+	render_both(emit_trk_req, &r, &r);
+	T_CHECK(strstr(g_text, "bad \\x1b[2J!!!") != NULL);
+	T_CHECK(strchr(g_text, 0x1b) == NULL);
+	T_CHECK(strchr(g_json, 0x1b) == NULL);
+	T_CHECK(strstr(g_json, "\"http_status\":200") != NULL);
+	T_CHECK(strstr(g_json, "\"error_kind\":\"failure\"") != NULL);
+	T_CHECK(json_line_ok(g_json));
+}
+
 int main(void)
 {
 	T_RUN(test_json_checker);
@@ -1552,6 +1628,7 @@ int main(void)
 	T_RUN(test_trk_udp);
 	T_RUN(test_trk_fields);
 	T_RUN(test_hostile_sweep);
+	T_RUN(test_trk_req_outcome);
 	free(g_text);
 	free(g_json);
 	return T_DONE();

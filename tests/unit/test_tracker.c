@@ -1038,6 +1038,20 @@ static void test_udp_timeouts(void)
 	T_EQ_INT(BT_UDP_CONN_ID_LIFETIME_S, 60);
 }
 
+/* A scrape response nobody parsed (zeroed) has no entries, and iterating
+ * it must not touch the missing token array. */
+static void test_scrape_next_zeroed(void)
+{
+	struct bt_trk_scrape_resp r;
+	struct bt_trk_scrape_entry e;
+	size_t it = 0;
+
+	memset(&r, 0, sizeof r);
+	T_CHECK(!bt_trk_scrape_next(&r, &it, &e));
+	r.files = -1;
+	T_CHECK(!bt_trk_scrape_next(&r, &it, &e));
+}
+
 int main(void)
 {
 	T_RUN(test_announce_url_full);
@@ -1073,5 +1087,6 @@ int main(void)
 	T_RUN(test_udp_scrape_resp);
 	T_RUN(test_udp_error_resp);
 	T_RUN(test_udp_timeouts);
+	T_RUN(test_scrape_next_zeroed);
 	return T_DONE();
 }
