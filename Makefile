@@ -4,9 +4,9 @@ DESTDIR ?=
 CC      ?= cc
 BUILD   ?= build
 
-PKGS := libpcap openssl libcurl
+PKGS := libpcap openssl libcurl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lssl -lcrypto -lcurl)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lssl -lcrypto -lcurl -lz)
 # Debian's readline has a .pc file; others may not.
 RL_LIBS    := $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 

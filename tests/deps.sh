@@ -3,7 +3,7 @@
 # Idempotent: when all packages are present it returns in well under a second.
 set -eu
 PKGS="gcc make pkg-config clang libclang-rt-14-dev llvm
- libpcap-dev libssl-dev libcurl4-openssl-dev libreadline-dev
+ libpcap-dev libssl-dev libcurl4-openssl-dev libreadline-dev zlib1g-dev
  opentracker transmission-cli transmission-daemon aria2 python3-libtorrent
  mktorrent tshark tcpdump iproute2 ethtool openssl socat procps"
 missing=""
