@@ -99,6 +99,16 @@ if [ -x "$BIN/bt-handshake" ]; then
 		"$BIN/bt-handshake" -t 3 --pstr "BitTorrent Protocol" "$DEMO_SEEDER_HOST:$DEMO_SEEDER_PORT" --torrent "$DEMO_TORRENT"
 	ran=$((ran + 1))
 fi
+if [ -x "$BIN/bt-handshake" ] && [ -x "$BIN/bt-decode" ]; then
+	run "bt-handshake -w: the same probe with a 12-byte peer id, written to a pcap" \
+		"$BIN/bt-handshake" -t 3 --short-peer-id 12 -w "$work/probe.pcap" \
+		"$DEMO_SEEDER_HOST:$DEMO_SEEDER_PORT" --torrent "$DEMO_TORRENT"
+	run "bt-decode --diagnose: the capture decoded offline gets the same verdict" \
+		"$BIN/bt-decode" --diagnose -r "$work/probe.pcap"
+	run "bt-decode --stats -q: a bundled capture of a real download (libtorrent to aria2)" \
+		"$BIN/bt-decode" --stats -q -r captures/download-plain.pcap
+	ran=$((ran + 1))
+fi
 # Tools still to come get their demo lines here when they land, e.g.:
 #   bt-handshake against "$DEMO_SEEDER_HOST:$DEMO_SEEDER_PORT" for "$DEMO_INFO_HASH"
 #   bt-fetch     a few pieces from the seeder, verified
@@ -106,7 +116,7 @@ fi
 for tool in "$BIN"/bt-*; do
 	[ -x "$tool" ] || continue
 	case "$(basename "$tool")" in
-	bt-meta|bt-announce|bt-handshake) ;;
+	bt-meta|bt-announce|bt-handshake|bt-decode) ;;
 	*) say "$(basename "$tool") is built but has no demo line yet (add one to tests/demo.sh)" ;;
 	esac
 done
