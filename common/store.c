@@ -478,3 +478,109 @@ const char *bt_file_state_name(int state)
 	}
 	return "unknown";
 }
+
+/* --- write path --- */
+
+int bt_store_create(const struct bt_meta *m, int dirfd, size_t f, int *state, int *err)
+{
+	struct bt_meta_str comp[BT_META_MAX_PATH_DEPTH + 1];
+	char name[NAME_MAX + 1];
+	size_t n = 0, i;
+	int d = dirfd, fd = -1, e = 0;
+	struct stat st;
+
+	*state = BT_FILE_ERROR;
+	*err = 0;
+	if (f >= m->nfiles || (m->files[f].attr & BT_META_ATTR_PAD)) {
+		*err = EINVAL;
+		return -1;
+	}
+	if (m->multi)
+		comp[n++] = m->name;
+	n += bt_meta_path(m, f, comp + n, BT_META_MAX_PATH_DEPTH);
+	if (n > BT_META_MAX_PATH_DEPTH + 1 || n == 0) {
+		*err = ENAMETOOLONG;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		bool last = i + 1 == n;
+
+		/* bt_meta_parse refused '/', NUL, "", "." and "..". */
+		if (comp[i].len > NAME_MAX) {
+			e = ENAMETOOLONG;
+			goto bad;
+		}
+		memcpy(name, comp[i].p, comp[i].len);
+		name[comp[i].len] = '\0';
+		if (last) {
+			fd = openat(d, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+				    O_NONBLOCK | O_NOCTTY, 0644);
+		} else {
+			if (mkdirat(d, name, 0755) != 0 && errno != EEXIST) {
+				e = errno;
+				goto bad;
+			}
+			fd = openat(d, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		}
+		e = errno;
+		if (fd < 0) {
+			/* A symlink in the way: ELOOP (file) or ENOTDIR (dir). */
+			struct stat ls;
+			if (fstatat(d, name, &ls, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    (S_ISLNK(ls.st_mode) || (!last && !S_ISDIR(ls.st_mode)) ||
+			     (last && !S_ISREG(ls.st_mode))))
+				e = ELOOP;
+			goto bad;
+		}
+		if (d != dirfd)
+			close(d);
+		d = dirfd;
+		if (!last) {
+			d = fd;
+			fd = -1;
+		}
+	}
+	if (fstat(fd, &st) != 0) {
+		e = errno;
+		goto bad;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		e = ELOOP;
+		goto bad;
+	}
+	if ((uint64_t)st.st_size != m->files[f].size &&
+	    ftruncate(fd, (off_t)m->files[f].size) != 0) {
+		e = errno;
+		goto bad;
+	}
+	*state = BT_FILE_OK;
+	return fd;
+bad:
+	if (fd >= 0)
+		close(fd);
+	if (d != dirfd)
+		close(d);
+	*err = e;
+	*state = e == ELOOP ? BT_FILE_UNSAFE : BT_FILE_ERROR;
+	return -1;
+}
+
+int bt_store_pwrite(int fd, const void *buf, size_t n, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return BT_EINVAL;
+		}
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return BT_OK;
+}

@@ -76,6 +76,21 @@ int bt_store_verify(const struct bt_meta *m, int dirfd,
  * (enum bt_file_state) and *err (errno) saying why. */
 int bt_store_open(const struct bt_meta *m, int dirfd, size_t f, int *state, int *err);
 
+/* Open file f of m below dirfd for writing, creating what is missing:
+ * each directory with mkdirat (0755) and openat(O_DIRECTORY|O_NOFOLLOW),
+ * the file with openat(O_RDWR|O_CREAT|O_NOFOLLOW, 0644), one component
+ * at a time, so nothing is created or written outside dirfd (a symlink
+ * on the way, or a non-regular file at the end, is BT_FILE_UNSAFE).  The
+ * file is then set to exactly its size with ftruncate (sparse; bytes
+ * already there stay; a longer file is cut).  Empty files are created
+ * too; pad files are refused (EINVAL).  Returns an fd open for reading
+ * and writing (the caller closes it), or -1 with *state and *err. */
+int bt_store_create(const struct bt_meta *m, int dirfd, size_t f, int *state, int *err);
+
+/* Write n bytes at off of an fd from bt_store_create, all or nothing
+ * (retries short writes and EINTR).  BT_OK, or BT_EINVAL with errno set. */
+int bt_store_pwrite(int fd, const void *buf, size_t n, uint64_t off);
+
 const char *bt_piece_state_name(int state);   /* "good", "missing", "corrupt" */
 const char *bt_file_state_name(int state);    /* "ok", "pad", "absent", ... */
 
