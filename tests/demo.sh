@@ -109,14 +109,19 @@ if [ -x "$BIN/bt-handshake" ] && [ -x "$BIN/bt-decode" ]; then
 		"$BIN/bt-decode" --stats -q -r captures/download-plain.pcap
 	ran=$((ran + 1))
 fi
-# Tools still to come get their demo lines here when they land, e.g.:
-#   bt-handshake against "$DEMO_SEEDER_HOST:$DEMO_SEEDER_PORT" for "$DEMO_INFO_HASH"
-#   bt-fetch     a few pieces from the seeder, verified
-#   bt-decode    a capture of the above
+if [ -x "$BIN/bt-fetch" ]; then
+	run "bt-fetch: download the whole torrent from the tracker's peers, every piece verified" \
+		"$BIN/bt-fetch" -t 5 --idle 20 -o "$work/download" "$DEMO_TORRENT"
+	if [ -x "$BIN/bt-meta" ]; then
+		run "bt-meta --verify: the downloaded copy, checked independently" \
+			"$BIN/bt-meta" --verify "$DEMO_TORRENT" "$work/download"
+	fi
+	ran=$((ran + 1))
+fi
 for tool in "$BIN"/bt-*; do
 	[ -x "$tool" ] || continue
 	case "$(basename "$tool")" in
-	bt-meta|bt-announce|bt-handshake|bt-decode) ;;
+	bt-meta|bt-announce|bt-handshake|bt-decode|bt-fetch) ;;
 	*) say "$(basename "$tool") is built but has no demo line yet (add one to tests/demo.sh)" ;;
 	esac
 done
