@@ -1,5 +1,6 @@
 /* conn.c — one peer connection on bt_loop.  See conn.h. */
 #include "conn.h"
+#include "mse.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #define DEFAULT_CONNECT_TIMEOUT_US 10000000u
+#define DEFAULT_ENC_TIMEOUT_US 5000000u
 
 /* Text for event.why that depends on the connection: lives until the next
  * event of this connection (consumers copy what they keep, event.h). */
@@ -30,7 +32,7 @@ uint64_t bt_conn_elapsed(const struct bt_conn *c)
 
 size_t bt_conn_unsent(const struct bt_conn *c)
 {
-	return c->sq_len - c->sq_off;
+	return c->sq_len - c->sq_off + c->hold_len;
 }
 
 static void emit(struct bt_conn *c, struct bt_event *ev)
@@ -55,6 +57,8 @@ static void teardown(struct bt_conn *c)
 		c->io.fd = -1;
 	}
 	bt_timer_stop(c->loop, &c->connect_timer);
+	bt_timer_stop(c->loop, &c->enc_timer);
+	bt_timer_stop(c->loop, &c->redial_timer);
 	c->state = BT_CONN_DONE;
 	c->sq_off = c->sq_len = 0;
 }
@@ -77,12 +81,16 @@ static void connect_failed(struct bt_conn *c, int err, const char *why)
 	emit(c, &ev);
 }
 
+static bool refused(struct bt_conn *c, int err);
+
 /* The peer's side ended: FIN (err 0) or reset / another socket error. */
 static void peer_ended(struct bt_conn *c, int err)
 {
 	struct bt_event ev;
 	size_t need = 0, have = bt_framer_partial(&c->fr, &need);
 
+	if (refused(c, err))
+		return;   /* a redial follows */
 	teardown(c);
 	c->in_closed = true;
 	c->err = err;
@@ -100,6 +108,16 @@ static void peer_ended(struct bt_conn *c, int err)
 				 "%zu bytes into the header of a %s", have,
 				 c->peer_hs_seen ? "message" : "handshake");
 		ev.why = w;
+	} else if (c->mse_on && !c->mse_done && c->mse) {
+		char *w = why_buf(c);
+		if (!c->mse->have_secret)
+			snprintf(w, sizeof c->why, "during MSE, before a whole Yb "
+				 "(%llu bytes received)", (unsigned long long)c->wire_in);
+		else
+			snprintf(w, sizeof c->why, "during MSE, after Yb, before "
+				 "crypto_select (%llu bytes received)",
+				 (unsigned long long)c->wire_in);
+		ev.why = w;
 	}
 	emit(c, &ev);
 }
@@ -110,6 +128,10 @@ static void flush(struct bt_conn *c)
 		ssize_t n = send(c->io.fd, c->sq + c->sq_off, c->sq_len - c->sq_off,
 				 MSG_NOSIGNAL);
 		if (n > 0) {
+			if (c->cfg.on_wire)
+				c->cfg.on_wire(c, BT_DIR_OUT, c->sq + c->sq_off,
+					       (size_t)n, c->cfg.wire_arg);
+			c->wire_out += (uint64_t)n;
 			c->sq_off += (size_t)n;
 			continue;
 		}
@@ -128,14 +150,14 @@ static void flush(struct bt_conn *c)
 	}
 }
 
-/* Append to the send queue. */
-static int enqueue(struct bt_conn *c, const uint8_t *p, size_t n)
+/* Append bytes ready for the wire to the send queue. */
+static int sq_append(struct bt_conn *c, const uint8_t *p, size_t n)
 {
 	size_t live = c->sq_len - c->sq_off;
 
 	if (c->state != BT_CONN_OPEN)
 		return BT_EINVAL;
-	if (n > BT_CONN_SENDQ_MAX - live)
+	if (n > BT_CONN_SENDQ_MAX - live - c->hold_len)
 		return BT_ENOSPC;
 	if (c->sq_off && c->sq_len + n > c->sq_cap) {
 		memmove(c->sq, c->sq + c->sq_off, live);
@@ -156,6 +178,49 @@ static int enqueue(struct bt_conn *c, const uint8_t *p, size_t n)
 	memcpy(c->sq + c->sq_len, p, n);
 	c->sq_len += n;
 	return BT_OK;
+}
+
+/* Payload while MSE runs: kept in order until it completes. */
+static int hold_append(struct bt_conn *c, const uint8_t *p, size_t n)
+{
+	size_t live = c->sq_len - c->sq_off;
+
+	if (n > BT_CONN_SENDQ_MAX - live - c->hold_len)
+		return BT_ENOSPC;
+	if (c->hold_len + n > c->hold_cap) {
+		size_t cap = c->hold_cap ? c->hold_cap : 1024;
+		uint8_t *q;
+		while (cap < c->hold_len + n)
+			cap *= 2;
+		q = realloc(c->hold, cap);
+		if (!q)
+			return BT_ENOSPC;
+		c->hold = q;
+		c->hold_cap = cap;
+	}
+	memcpy(c->hold + c->hold_len, p, n);
+	c->hold_len += n;
+	return BT_OK;
+}
+
+/* Queue payload (our handshake, messages): as is on a plain connection;
+ * held while MSE runs; encrypted in the queue once it is done.  The cost
+ * of encryption being off is the one test of c->mse_on. */
+static int enqueue(struct bt_conn *c, const uint8_t *p, size_t n)
+{
+	int rc;
+
+	if (c->state != BT_CONN_OPEN)
+		return BT_EINVAL;
+	if (!c->mse_on)
+		return sq_append(c, p, n);
+	if (!c->mse_done)
+		return hold_append(c, p, n);
+	if ((rc = sq_append(c, p, n)) != BT_OK)
+		return rc;
+	if ((rc = bt_mse_encrypt(c->mse, c->sq + c->sq_len - n, n)) != BT_OK)
+		c->sq_len -= n;   /* never plaintext on an RC4 stream */
+	return rc;
 }
 
 /* Protocol state follows the messages (both directions). */
@@ -234,6 +299,8 @@ static void feed(struct bt_conn *c, const uint8_t *p, size_t n)
 	}
 }
 
+static void mse_in(struct bt_conn *c, uint8_t *p, size_t n);
+
 static void on_readable(struct bt_conn *c)
 {
 	int i;
@@ -241,6 +308,14 @@ static void on_readable(struct bt_conn *c)
 	for (i = 0; i < BT_CONN_READS_PER_WAKE && c->state == BT_CONN_OPEN; i++) {
 		ssize_t n = recv(c->io.fd, c->rbuf, BT_CONN_READ_CHUNK, 0);
 		if (n > 0) {
+			if (c->cfg.on_wire)
+				c->cfg.on_wire(c, BT_DIR_IN, c->rbuf, (size_t)n,
+					       c->cfg.wire_arg);
+			c->wire_in += (uint64_t)n;
+			if (c->mse_on) {
+				mse_in(c, c->rbuf, (size_t)n);
+				continue;
+			}
 			c->in_bytes += (uint64_t)n;
 			feed(c, c->rbuf, (size_t)n);
 			continue;
@@ -325,6 +400,347 @@ static void on_connect_timeout(struct bt_loop *l, struct bt_timer *t)
 	connect_failed(c, ETIMEDOUT, w);
 }
 
+/* ---- encryption (MSE/PE) ------------------------------------------------ */
+
+static void dial(struct bt_conn *c);
+
+const char *bt_conn_enc_name(enum bt_conn_enc e)
+{
+	switch (e) {
+	case BT_CONN_ENC_OFF:     return "off";
+	case BT_CONN_ENC_PREFER:  return "prefer";
+	case BT_CONN_ENC_REQUIRE: return "require";
+	case BT_CONN_ENC_PROBE:   return "probe";
+	}
+	return "?";
+}
+
+/* "12.345" (ms) into b. */
+static const char *fmt_ms(uint64_t us, char *b, size_t cap)
+{
+	snprintf(b, cap, "%llu.%03llu", (unsigned long long)(us / 1000),
+		 (unsigned long long)(us % 1000));
+	return b;
+}
+
+static const char *crypto_text(uint32_t m)
+{
+	switch (m & (BT_MSE_CRYPTO_PLAIN | BT_MSE_CRYPTO_RC4)) {
+	case BT_MSE_CRYPTO_RC4:   return "RC4";
+	case BT_MSE_CRYPTO_PLAIN: return "plaintext";
+	case BT_MSE_CRYPTO_PLAIN | BT_MSE_CRYPTO_RC4: return "RC4 or plaintext";
+	}
+	return "nothing";
+}
+
+/* One MSE step on the timeline (mse.h, "Timeline steps"). */
+static void step(struct bt_conn *c, enum bt_dir dir, enum bt_mse_step st,
+		 uint64_t detail, const char *why)
+{
+	struct bt_event ev;
+
+	ev_init(&ev, BT_EV_NOTE, dir);
+	ev.err = (int)st;
+	ev.declared_len = detail;
+	ev.stream_off = dir == BT_DIR_OUT ? c->out_bytes : c->in_bytes;
+	ev.why = why;
+	emit(c, &ev);
+}
+
+/* Back to a fresh, unconnected attempt on the same clock. */
+static void reset_attempt(struct bt_conn *c)
+{
+	c->err = 0;
+	c->local_len = 0;
+	c->sq_off = c->sq_len = 0;
+	c->hold_len = 0;
+	c->out_bytes = c->in_bytes = 0;
+	c->wire_in = c->wire_out = 0;
+	c->hs_sent = false;
+	c->t_hs_us = 0;
+	bt_framer_init(&c->fr, c->frbuf, BT_FRAMER_BUF_LEN(c->cfg.max_msg_len),
+		       c->cfg.max_msg_len, true);
+	c->peer_hs_seen = false;
+	memset(c->peer_reserved, 0, sizeof c->peer_reserved);
+	memset(c->peer_info_hash, 0, sizeof c->peer_info_hash);
+	memset(c->peer_id, 0, sizeof c->peer_id);
+	c->peer_choking = c->am_choking = true;
+	c->peer_interested = c->am_interested = false;
+	c->in_closed = false;
+	c->mse_done = false;
+	c->mse_select = 0;
+	c->t_mse_us = c->t_mse_y_us = c->t_mse_done_us = 0;
+	if (c->mse)
+		bt_mse_free(c->mse);
+}
+
+/* The refused attempt is over (socket gone, state CONNECTING): say why we
+ * dial again, then dial from a timer, outside the I/O callback. */
+static void schedule_redial(struct bt_conn *c, bool mse, const char *why)
+{
+	step(c, BT_DIR_OUT, mse ? BT_MSE_STEP_PROBE : BT_MSE_STEP_FALLBACK, 0, why);
+	if (c->state != BT_CONN_CONNECTING)
+		return;   /* the callback closed it */
+	c->redial_mse = mse;
+	c->redials++;
+	if (bt_timer_arm(c->loop, &c->redial_timer, 0) != 0)
+		connect_failed(c, ENOMEM, "timer");
+}
+
+static void on_redial(struct bt_loop *l, struct bt_timer *t)
+{
+	struct bt_conn *c = t->arg;
+	struct bt_event ev;
+
+	(void)l;
+	if (c->state != BT_CONN_CONNECTING || c->io.fd >= 0)
+		return;
+	reset_attempt(c);
+	c->mse_on = c->redial_mse;
+	ev_init(&ev, BT_EV_CONNECTING, BT_DIR_OUT);
+	emit(c, &ev);
+	if (c->state == BT_CONN_CONNECTING)
+		dial(c);
+}
+
+/* MSE did not work out: with PREFER, close this attempt and redial plain;
+ * otherwise close. */
+static void give_up_mse(struct bt_conn *c)
+{
+	if (c->cfg.encryption != BT_CONN_ENC_PREFER || c->redials) {
+		bt_conn_close(c);
+		return;
+	}
+	teardown(c);
+	c->state = BT_CONN_CONNECTING;
+	schedule_redial(c, false, "MSE: giving up encryption (prefer): redialling "
+			"for a plain connection");
+}
+
+/* The peer ended the connection: is this a refused attempt we redial
+ * after?  PREFER: during MSE (after our Ya: a peer that closes before it
+ * has seen anything of ours is not refusing encryption).  PROBE: a plain
+ * handshake answered by FIN or RST and not one byte.  Reports it and
+ * returns true if so. */
+static bool refused(struct bt_conn *c, int err)
+{
+	char *w = why_buf(c), m1[32];
+	const char *how = err ? "reset" : "closed";
+	bool to_mse;
+
+	if (c->redials || c->state != BT_CONN_OPEN)
+		return false;
+	if (c->mse_on && c->hs_sent && !c->mse_done &&
+	    c->cfg.encryption == BT_CONN_ENC_PREFER) {
+		to_mse = false;
+		if (!c->mse || !c->mse->have_secret)
+			snprintf(w, sizeof c->why, "MSE: the peer %s the connection %s ms "
+				 "after our Ya, %s: it does not accept encrypted "
+				 "connections", how,
+				 fmt_ms(bt_conn_elapsed(c) - c->t_mse_us, m1, sizeof m1),
+				 c->wire_in ? "before a whole Yb" : "without sending a byte");
+		else
+			snprintf(w, sizeof c->why, "MSE: the peer %s the connection %s ms "
+				 "after its Yb, before its crypto_select: it refused our "
+				 "offer (crypto_provide %s) or the info-hash", how,
+				 fmt_ms(bt_conn_elapsed(c) - c->t_mse_y_us, m1, sizeof m1),
+				 crypto_text(c->mse->provide));
+	} else if (!c->mse_on && c->cfg.encryption == BT_CONN_ENC_PROBE &&
+		   c->hs_sent && !c->peer_hs_seen && c->in_bytes == 0) {
+		to_mse = true;
+		snprintf(w, sizeof c->why, "the peer %s the connection %s ms after our "
+			 "plain handshake, without sending a byte", how,
+			 fmt_ms(bt_conn_elapsed(c) - c->t_hs_us, m1, sizeof m1));
+	} else {
+		return false;
+	}
+	teardown(c);
+	c->state = BT_CONN_CONNECTING;
+	c->err = err;
+	step(c, BT_DIR_IN, BT_MSE_STEP_REFUSED, (uint64_t)err, w);
+	if (c->state != BT_CONN_CONNECTING)
+		return true;
+	schedule_redial(c, to_mse, to_mse ?
+			"MSE: redialling with encryption, to see whether the peer "
+			"requires it (probe)" :
+			"MSE: falling back to a plain connection (prefer): redialling");
+	return true;
+}
+
+/* Start MSE with our handshake as the IA: message 1 goes out now. */
+static int mse_start(struct bt_conn *c, const struct bt_conn_hs *h,
+		     const uint8_t *ia, size_t ia_len)
+{
+	struct bt_mse_cfg mc;
+	const uint8_t *p;
+	size_t n;
+	char *w = why_buf(c);
+	int rc;
+
+	if (!c->mse && !(c->mse = calloc(1, sizeof *c->mse)))
+		return BT_ENOSPC;
+	memset(&mc, 0, sizeof mc);
+	mc.role = BT_MSE_INITIATOR;
+	mc.crypto = c->cfg.enc_crypto ? c->cfg.enc_crypto : BT_MSE_CRYPTO_RC4;
+	mc.skey = c->cfg.enc_have_skey ? c->cfg.enc_skey : h->info_hash;
+	mc.ia = ia;
+	mc.ia_len = ia_len;
+	mc.pad_len = BT_MSE_PAD_RANDOM;
+	if ((rc = bt_mse_init(c->mse, &mc)) != BT_OK) {
+		snprintf(w, sizeof c->why, "MSE: cannot start: %s (%s)",
+			 bt_mse_errname(c->mse->err), c->mse->why ? c->mse->why : "?");
+		step(c, BT_DIR_OUT, BT_MSE_STEP_FAILED, (uint64_t)c->mse->err, w);
+		bt_mse_free(c->mse);
+		return rc;
+	}
+	p = bt_mse_pending(c->mse, &n);
+	if ((rc = sq_append(c, p, n)) != BT_OK)
+		return rc;
+	bt_mse_sent(c->mse, n);
+	c->t_mse_us = bt_conn_elapsed(c);
+	snprintf(w, sizeof c->why, "MSE: sent Ya (%d bytes pad), offering %s",
+		 c->mse->pad_len, crypto_text(c->mse->provide));
+	step(c, BT_DIR_OUT, BT_MSE_STEP_SENT_Y, (uint64_t)c->mse->pad_len, w);
+	if (c->state == BT_CONN_OPEN && c->cfg.encryption == BT_CONN_ENC_PREFER &&
+	    bt_timer_arm(c->loop, &c->enc_timer, c->cfg.enc_timeout_us ?
+			 c->cfg.enc_timeout_us : DEFAULT_ENC_TIMEOUT_US) != 0)
+		return BT_ENOSPC;
+	return BT_OK;
+}
+
+static void on_enc_timeout(struct bt_loop *l, struct bt_timer *t)
+{
+	struct bt_conn *c = t->arg;
+	char *w = why_buf(c), m1[32];
+	uint64_t waited;
+
+	(void)l;
+	if (c->state != BT_CONN_OPEN || !c->mse_on || c->mse_done)
+		return;
+	waited = bt_conn_elapsed(c) - c->t_mse_us;
+	snprintf(w, sizeof c->why, "MSE: no %s within %s ms of our Ya",
+		 c->mse->have_secret ? "crypto_select" : "whole Yb",
+		 fmt_ms(waited, m1, sizeof m1));
+	step(c, BT_DIR_OUT, BT_MSE_STEP_TIMEOUT, waited, w);
+	if (c->state == BT_CONN_OPEN)
+		give_up_mse(c);
+}
+
+/* The key log line, once S is known (initiator: after Yb). */
+static void keylog(struct bt_conn *c)
+{
+	char cl[BT_MSE_KEYLOG_ADDR_MAX + 8], sv[BT_MSE_KEYLOG_ADDR_MAX + 8];
+	char line[BT_MSE_KEYLOG_LINE_MAX];
+	const uint8_t *s = bt_mse_secret(c->mse);
+	int n, e;
+
+	if (!c->cfg.on_keylog || !s)
+		return;
+	if (c->local_len)
+		bt_sockaddr_fmt((const struct sockaddr *)&c->local, cl, sizeof cl);
+	else
+		snprintf(cl, sizeof cl, "?");
+	bt_sockaddr_fmt((const struct sockaddr *)&c->cfg.peer, sv, sizeof sv);
+	n = bt_mse_keylog_format(line, sizeof line, cl, sv, s,
+				 c->mse->have_skey ? c->mse->skey : NULL);
+	if (n < 0)
+		return;
+	if ((e = c->cfg.on_keylog(c, line, (size_t)n, c->cfg.keylog_arg)) != 0) {
+		char *w = why_buf(c);
+		snprintf(w, sizeof c->why, "key log: cannot write: %s", strerror(e));
+		bt_conn_note(c, BT_EV_NOTE, w);
+	}
+}
+
+/* Bytes from the peer on an MSE attempt: the handshake, then payload
+ * (decrypted in place, then framed as on a plain connection). */
+static void mse_in(struct bt_conn *c, uint8_t *p, size_t n)
+{
+	struct bt_mse *m = c->mse;
+	char *w = why_buf(c), m1[32];
+
+	if (!m)
+		return;
+	if (!c->mse_done) {
+		bool had_y = m->have_secret;
+		long used = bt_mse_feed(m, p, n);
+		const uint8_t *q;
+		size_t qn;
+
+		q = bt_mse_pending(m, &qn);
+		if (qn) {
+			if (sq_append(c, q, qn) != BT_OK) {
+				bt_conn_close(c);   /* message 3 cannot go out */
+				return;
+			}
+			bt_mse_sent(m, qn);
+		}
+		if (!had_y && m->have_secret) {
+			c->t_mse_y_us = bt_conn_elapsed(c);
+			keylog(c);
+			if (c->state != BT_CONN_OPEN)
+				return;
+			snprintf(w, sizeof c->why, "MSE: got Yb after %s ms; sent req1, "
+				 "req2^req3, VC, crypto_provide %s and our handshake as "
+				 "the IA (%zu bytes)",
+				 fmt_ms(c->t_mse_y_us - c->t_mse_us, m1, sizeof m1),
+				 crypto_text(m->provide), m->ia_len_out);
+			step(c, BT_DIR_IN, BT_MSE_STEP_GOT_Y, c->t_mse_y_us - c->t_mse_us, w);
+			if (c->state != BT_CONN_OPEN)
+				return;
+			flush(c);
+			if (c->state != BT_CONN_OPEN)
+				return;
+		}
+		if (used < 0) {
+			snprintf(w, sizeof c->why, "MSE: %s: %s (byte %llu of the "
+				 "peer's stream)", bt_mse_errname(m->err),
+				 m->why ? m->why : "?", (unsigned long long)m->err_off);
+			step(c, m->err_dir == BT_MSE_B2A ? BT_DIR_IN : BT_DIR_OUT,
+			     BT_MSE_STEP_FAILED, (uint64_t)m->err, w);
+			if (c->state == BT_CONN_OPEN)
+				give_up_mse(c);
+			return;
+		}
+		if (!bt_mse_done(m))
+			return;
+		c->mse_done = true;
+		c->mse_select = m->select;
+		c->t_mse_done_us = bt_conn_elapsed(c);
+		bt_timer_stop(c->loop, &c->enc_timer);
+		snprintf(w, sizeof c->why, "MSE: %s selected after %s ms (PadB %d "
+			 "bytes, PadD %d bytes)", crypto_text(m->select),
+			 fmt_ms(c->t_mse_done_us - c->t_mse_us, m1, sizeof m1),
+			 m->peer_pad, m->peer_pad2);
+		step(c, BT_DIR_IN, BT_MSE_STEP_SELECTED, m->select, w);
+		if (c->state != BT_CONN_OPEN)
+			return;
+		if (c->hold_len) {   /* what the tool queued meanwhile */
+			size_t hl = c->hold_len;
+			c->hold_len = 0;
+			if (sq_append(c, c->hold, hl) != BT_OK ||
+			    bt_mse_encrypt(m, c->sq + c->sq_len - hl, hl) != BT_OK) {
+				bt_conn_close(c);
+				return;
+			}
+		}
+		flush(c);
+		if (c->state != BT_CONN_OPEN)
+			return;
+		p += used;
+		n -= (size_t)used;
+	}
+	if (!n)
+		return;
+	if (bt_mse_decrypt(m, p, n) != BT_OK) {
+		bt_conn_note(c, BT_EV_NOTE, "MSE: decryption failed (OpenSSL)");
+		bt_conn_close(c);
+		return;
+	}
+	c->in_bytes += n;
+	feed(c, p, n);
+}
+
 int bt_conn_init(struct bt_conn *c, struct bt_loop *l, const struct bt_conn_cfg *cfg)
 {
 	size_t frcap;
@@ -332,7 +748,8 @@ int bt_conn_init(struct bt_conn *c, struct bt_loop *l, const struct bt_conn_cfg 
 
 	memset(c, 0, sizeof *c);
 	c->io.fd = -1;
-	if (!cfg->on_event || (fam != AF_INET && fam != AF_INET6))
+	if (!cfg->on_event || (fam != AF_INET && fam != AF_INET6) ||
+	    cfg->encryption > BT_CONN_ENC_PROBE)
 		return BT_EINVAL;
 	if (cfg->src_len && cfg->src.ss_family != fam)
 		return BT_EINVAL;
@@ -358,6 +775,12 @@ int bt_conn_init(struct bt_conn *c, struct bt_loop *l, const struct bt_conn_cfg 
 	c->io.arg = c;
 	c->connect_timer.cb = on_connect_timeout;
 	c->connect_timer.arg = c;
+	c->enc_timer.cb = on_enc_timeout;
+	c->enc_timer.arg = c;
+	c->redial_timer.cb = on_redial;
+	c->redial_timer.arg = c;
+	c->mse_on = c->cfg.encryption == BT_CONN_ENC_PREFER ||
+		    c->cfg.encryption == BT_CONN_ENC_REQUIRE;
 	c->peer_choking = true;
 	c->am_choking = true;
 	return BT_OK;
@@ -369,8 +792,16 @@ void bt_conn_free(struct bt_conn *c)
 		bt_io_del(c->loop, &c->io);
 		close(c->io.fd);
 	}
-	if (c->loop)
+	if (c->loop) {
 		bt_timer_stop(c->loop, &c->connect_timer);
+		bt_timer_stop(c->loop, &c->enc_timer);
+		bt_timer_stop(c->loop, &c->redial_timer);
+	}
+	if (c->mse) {
+		bt_mse_free(c->mse);
+		free(c->mse);
+	}
+	free(c->hold);
 	free(c->sq);
 	free(c->frbuf);
 	free(c->rbuf);
@@ -378,11 +809,53 @@ void bt_conn_free(struct bt_conn *c)
 	c->io.fd = -1;
 }
 
+/* Open the socket and start the non-blocking connect (state CONNECTING,
+ * the CONNECTING event reported). */
+static void dial(struct bt_conn *c)
+{
+	int fd, one = 1;
+
+	fd = socket(c->cfg.peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		connect_failed(c, errno, "socket()");
+		return;
+	}
+	/* Each message leaves in its own segment when it is queued: the
+	 * timings on the timeline are the protocol's, not Nagle's. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (c->cfg.src_len && bind(fd, (const struct sockaddr *)&c->cfg.src, c->cfg.src_len) != 0) {
+		int e = errno;
+		close(fd);
+		connect_failed(c, e, "bind() to the source address");
+		return;
+	}
+	c->io.fd = fd;
+	if (connect(fd, (const struct sockaddr *)&c->cfg.peer, c->cfg.peer_len) != 0 &&
+	    errno != EINPROGRESS) {
+		int e = errno;
+		close(fd);
+		c->io.fd = -1;
+		connect_failed(c, e, NULL);
+		return;
+	}
+	c->io.want = BT_IO_OUT;
+	if (bt_io_add(c->loop, &c->io) != 0) {
+		int e = errno;
+		close(fd);
+		c->io.fd = -1;
+		connect_failed(c, e, "epoll");
+		return;
+	}
+	if (bt_timer_arm(c->loop, &c->connect_timer, c->cfg.connect_timeout_us) != 0) {
+		teardown(c);
+		connect_failed(c, ENOMEM, "timer");
+	}
+}
+
 int bt_conn_connect(struct bt_conn *c)
 {
 	struct bt_event ev;
 	struct timespec ts;
-	int fd, one = 1;
 
 	if (c->state != BT_CONN_IDLE || !c->loop)
 		return BT_EINVAL;
@@ -394,42 +867,7 @@ int bt_conn_connect(struct bt_conn *c)
 	emit(c, &ev);
 	if (c->state != BT_CONN_CONNECTING)
 		return BT_OK;   /* the callback closed it */
-
-	fd = socket(c->cfg.peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		connect_failed(c, errno, "socket()");
-		return BT_OK;
-	}
-	/* Each message leaves in its own segment when it is queued: the
-	 * timings on the timeline are the protocol's, not Nagle's. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (c->cfg.src_len && bind(fd, (const struct sockaddr *)&c->cfg.src, c->cfg.src_len) != 0) {
-		int e = errno;
-		close(fd);
-		connect_failed(c, e, "bind() to the source address");
-		return BT_OK;
-	}
-	c->io.fd = fd;
-	if (connect(fd, (const struct sockaddr *)&c->cfg.peer, c->cfg.peer_len) != 0 &&
-	    errno != EINPROGRESS) {
-		int e = errno;
-		close(fd);
-		c->io.fd = -1;
-		connect_failed(c, e, NULL);
-		return BT_OK;
-	}
-	c->io.want = BT_IO_OUT;
-	if (bt_io_add(c->loop, &c->io) != 0) {
-		int e = errno;
-		close(fd);
-		c->io.fd = -1;
-		connect_failed(c, e, "epoll");
-		return BT_OK;
-	}
-	if (bt_timer_arm(c->loop, &c->connect_timer, c->cfg.connect_timeout_us) != 0) {
-		teardown(c);
-		connect_failed(c, ENOMEM, "timer");
-	}
+	dial(c);
 	return BT_OK;
 }
 
@@ -496,12 +934,35 @@ int bt_conn_send_handshake(struct bt_conn *c, const struct bt_conn_hs *h)
 	struct bt_event ev;
 	long rc;
 	int q;
+	bool ia = false;
 
-	if (c->hs_sent)
+	if (c->hs_sent || c->state != BT_CONN_OPEN)
 		return BT_EINVAL;
-	if ((q = enqueue(c, raw, n)) != BT_OK)
+	if (c->mse_on) {
+		/* MSE: the handshake is the IA of message 3. */
+		if ((q = mse_start(c, h, raw, n)) == BT_OK) {
+			ia = true;
+		} else if (c->state != BT_CONN_OPEN) {
+			return q;
+		} else if (c->cfg.encryption == BT_CONN_ENC_PREFER && !c->redials &&
+			   c->sq_len == c->sq_off) {
+			/* Nothing went out: plain on this connection. */
+			c->mse_on = false;
+			step(c, BT_DIR_OUT, BT_MSE_STEP_FALLBACK, 0, "MSE unavailable: "
+			     "a plain handshake on this connection (prefer)");
+			if (c->state != BT_CONN_OPEN)
+				return q;
+		} else {
+			bt_conn_close(c);
+			return q;
+		}
+		if (c->state != BT_CONN_OPEN)
+			return BT_OK;   /* the callback closed it */
+	}
+	if (!ia && (q = enqueue(c, raw, n)) != BT_OK)
 		return q;
 	c->hs_sent = true;
+	c->t_hs_us = bt_conn_elapsed(c);
 	ev_init(&ev, BT_EV_HANDSHAKE, BT_DIR_OUT);
 	ev.stream_off = c->out_bytes;
 	ev.raw = raw;
@@ -540,6 +1001,9 @@ int bt_conn_send_handshake(struct bt_conn *c, const struct bt_conn_hs *h)
 				 "%zu bytes, but its first byte (%u) makes a %zu-byte handshake: %zu bytes too many",
 				 n, raw[0], expect, n - expect);
 		ev.why = w;
+	} else if (ia) {
+		ev.why = "inside MSE: the initial payload (IA), sent with message 3 "
+			 "once Yb is in";
 	}
 	ev.hs = &hs;
 	emit(c, &ev);
@@ -736,4 +1200,34 @@ char *bt_sockaddr_fmt(const struct sockaddr *sa, char *buf, size_t cap)
 		snprintf(buf, cap, "?");
 	}
 	return buf;
+}
+
+/* ---- key log ------------------------------------------------------------ */
+
+int bt_conn_keylog_append(struct bt_conn *c, const char *line, size_t len,
+			  void *arg)
+{
+	const char *path = arg;
+	int fd, e = 0;
+
+	(void)c;
+	if (!path || !*path)
+		return EINVAL;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0)
+		return errno;
+	while (len) {
+		ssize_t w = write(fd, line, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			e = w < 0 ? errno : EIO;
+			break;
+		}
+		line += w;
+		len -= (size_t)w;
+	}
+	if (close(fd) != 0 && !e)
+		e = errno;
+	return e;
 }

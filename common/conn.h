@@ -18,6 +18,31 @@
  * shorter than 20 bytes (the handshake then is 48 + 1 + pstrlen + n bytes
  * and the peer waits for the rest), any info-hash.
  *
+ * Encryption (MSE/PE, mse.h), off unless cfg.encryption says otherwise:
+ * with PREFER or REQUIRE the connection runs the MSE initiator when the
+ * tool sends its handshake, and the handshake travels as MSE's initial
+ * payload (IA).  Bytes after the MSE handshake are decrypted before the
+ * framer, and everything queued afterwards is encrypted, so the tool sees
+ * the same events as on a plain connection.  Messages queued while MSE is
+ * still running wait, in order, until it completes.  Each MSE step is a
+ * BT_EV_NOTE event whose err is an enum bt_mse_step (mse.h, "Timeline
+ * steps"): "MSE: sent Ya ...", "MSE: got Yb after ...", "MSE: RC4
+ * selected ...".  Once S is known, on_keylog gets the key log line of
+ * mse.h for the connection.
+ *
+ * Redials: with PREFER, when the peer closes or resets the connection
+ * during MSE, or MSE fails (no sync, a broken rule, enc_timeout_us), the
+ * connection redials once and speaks plain; with PROBE it starts plain
+ * and, when the peer closes or resets our handshake without sending a
+ * byte, redials once with MSE.  The refused attempt does not end in
+ * CLOSED/RESET: it ends in a REFUSED (or FAILED/TIMEOUT) note and a
+ * FALLBACK (or PROBE) note, then CONNECTING and CONNECTED come again on
+ * the same clock.  A tool that sends its handshake from CONNECTED (as it
+ * must) needs no change: the new TCP connection starts afresh (queues,
+ * stream offsets, choke state, the framer), and whatever the tool queued
+ * on the refused attempt is dropped.  Between the attempts the state is
+ * CONNECTING.
+ *
  * Lifetime: the caller owns struct bt_conn and keeps it in place from
  * bt_conn_init to bt_conn_free.  Events borrow (see event.h): views live
  * until the callback returns.  The callback may send, close or arm timers;
@@ -44,8 +69,28 @@ enum bt_conn_state {
 };
 
 struct bt_conn;
+struct bt_mse;
 typedef void bt_conn_event_fn(struct bt_conn *c, const struct bt_event *ev,
 			      void *arg);
+/* A key log line (mse.h: "mse CLIENT SERVER S INFOHASH\n", len bytes,
+ * NUL-terminated) for this connection.  Return 0, or an errno: the
+ * connection then puts a note on the timeline. */
+typedef int bt_conn_keylog_fn(struct bt_conn *c, const char *line, size_t len,
+			      void *arg);
+/* The exact bytes that went through the socket (MSE and ciphertext
+ * included): dir OUT as written, IN as read.  For captures (-w); it must
+ * not call back into the connection. */
+typedef void bt_conn_wire_fn(struct bt_conn *c, enum bt_dir dir,
+			     const uint8_t *p, size_t n, void *arg);
+
+enum bt_conn_enc {
+	BT_CONN_ENC_OFF = 0,   /* plain BitTorrent */
+	BT_CONN_ENC_PREFER,    /* MSE first; refused or failed: redial plain */
+	BT_CONN_ENC_REQUIRE,   /* MSE only */
+	BT_CONN_ENC_PROBE,     /* plain first; refused with nothing back:
+				  redial once with MSE, to see whether the
+				  peer requires encryption */
+};
 
 struct bt_conn_cfg {
 	struct sockaddr_storage peer;      /* IPv4 or IPv6, with port */
@@ -56,6 +101,23 @@ struct bt_conn_cfg {
 	uint32_t max_msg_len;              /* framer cap; 0: BT_FRAMER_DEFAULT_MAX */
 	bt_conn_event_fn *on_event;
 	void *arg;
+	/* Encryption; all off when zeroed. */
+	enum bt_conn_enc encryption;
+	uint32_t enc_crypto;               /* crypto_provide: BT_MSE_CRYPTO_RC4
+					      and/or _PLAIN; 0: RC4 alone (a
+					      peer that would select plaintext
+					      may close instead: Transmission
+					      3.00 does) */
+	bool enc_have_skey;                /* SKEY: enc_skey; else the info-hash
+					      of our handshake */
+	uint8_t enc_skey[20];
+	uint64_t enc_timeout_us;           /* PREFER: MSE must complete within
+					      this after our Ya, or plain it
+					      is; 0: 5 s */
+	bt_conn_keylog_fn *on_keylog;      /* NULL: no key log */
+	void *keylog_arg;
+	bt_conn_wire_fn *on_wire;          /* NULL: no tap */
+	void *wire_arg;
 };
 
 /* Our handshake, possibly wrong on purpose.  Start from
@@ -107,7 +169,23 @@ struct bt_conn {
 	bool peer_choking, peer_interested;  /* start true / false (BEP 3) */
 	bool am_choking, am_interested;
 	bool in_closed;                    /* the peer's side ended (FIN/RST) */
-	char why[160];                     /* event.why text of the last event */
+	char why[256];                     /* event.why text of the last event */
+	uint64_t t_hs_us;                  /* when our handshake was queued */
+
+	/* Encryption (cfg.encryption).  Read-only for callers. */
+	struct bt_mse *mse;                /* MSE state (heap), NULL if never used */
+	bool mse_on;                       /* this attempt speaks MSE */
+	bool mse_done;                     /* ...and its handshake is complete */
+	uint32_t mse_select;               /* the method then (BT_MSE_CRYPTO_*) */
+	uint64_t t_mse_us, t_mse_y_us, t_mse_done_us; /* our Y, theirs, done
+							  (this clock; 0: not yet) */
+	unsigned redials;                  /* 0, or 1 after a fallback / probe */
+	uint64_t wire_in, wire_out;        /* socket bytes this attempt */
+	uint8_t *hold;                     /* payload queued while MSE runs */
+	size_t hold_len, hold_cap;
+	bool redial_mse;                   /* the pending redial speaks MSE */
+	struct bt_timer enc_timer;         /* PREFER: the MSE deadline */
+	struct bt_timer redial_timer;      /* the redial, outside the I/O callback */
 };
 
 /* Set up; nothing is dialled yet.  BT_OK, BT_EINVAL (no callback, bad
@@ -155,6 +233,14 @@ uint64_t bt_conn_elapsed(const struct bt_conn *c);
 size_t bt_conn_unsent(const struct bt_conn *c);
 /* Release memory and the socket (no event).  Safe on a zeroed struct. */
 void bt_conn_free(struct bt_conn *c);
+
+/* A ready-made bt_conn_keylog_fn: arg is a file name (const char *); the
+ * line is appended (O_APPEND, created 0600), one write per line, so
+ * several processes may share a file as with SSLKEYLOGFILE. */
+int bt_conn_keylog_append(struct bt_conn *c, const char *line, size_t len,
+			  void *arg);
+/* "off", "prefer", "require", "probe". */
+const char *bt_conn_enc_name(enum bt_conn_enc e);
 
 /* Parse "1.2.3.4:6881", "[::1]:6881" (numeric addresses only) into ss.
  * port_required false accepts a bare address (port 0).  BT_OK or BT_EINVAL. */

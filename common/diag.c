@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ext.h"
+#include "mse.h"
 
 #define DEF_ANNOUNCE_WAIT_US 1000000u
 #define DEF_UNCHOKE_WAIT_US  1000000u
@@ -42,6 +43,9 @@ static const struct { enum bt_verdict_id id; const char *name; } names[] = {
 	{ BT_V_IGNORED, "requests-ignored" },
 	{ BT_V_MALFORMED, "malformed" },
 	{ BT_V_PEER_CLOSED, "peer-closed" },
+	{ BT_V_REQUIRES_ENCRYPTION, "requires-encryption" },
+	{ BT_V_MSE_REFUSED, "mse-refused" },
+	{ BT_V_MSE_FAILED, "mse-failed" },
 };
 
 const char *bt_verdict_name(enum bt_verdict_id id)
@@ -71,6 +75,7 @@ void bt_diag_init(struct bt_diag *d, const struct bt_diag_opts *o)
 	d->last_out_id = -2;
 	d->first_in_id = -2;
 	d->reqq = -1;
+	d->cur.pad = -1;
 }
 
 void bt_diag_free(struct bt_diag *d)
@@ -365,6 +370,112 @@ static void msg_in(struct bt_diag *d, const struct bt_event *ev, const struct bt
 	}
 }
 
+void bt_diag_attempt_now(const struct bt_diag *d, struct bt_diag_attempt *a)
+{
+	*a = d->cur;
+	a->connected = d->connected;
+	a->connect_failed = d->connect_failed;
+	a->our_hs = d->our_hs;
+	a->peer_hs = d->peer_hs;
+	a->closed = d->closed_in;
+	a->reset = d->reset_in;
+	a->t_our_hs = d->t_our_hs;
+	a->in_bytes = d->in_bytes;
+	if (d->closed_in || d->reset_in)
+		a->t_end = d->t_closed_in;
+	else if (d->connect_failed)
+		a->t_end = d->t_connect_failed;
+	else if (d->closed_out)
+		a->t_end = d->t_closed_out;
+	else
+		a->t_end = d->t_end > d->t_last ? d->t_end : d->t_last;
+}
+
+/* A CONNECTING after the first: keep the attempt's summary, start over
+ * for the next one (same options, same piece bitmap memory). */
+static void new_attempt(struct bt_diag *d, uint64_t t)
+{
+	struct bt_diag_attempt att[BT_DIAG_MAX_ATTEMPTS];
+	struct bt_diag_opts o = d->o;
+	uint64_t t_last = d->t_last, t_end = d->t_end;
+	size_t natt = d->natt, events = d->events;
+	uint8_t *bits = d->bits;
+	size_t bits_cap = d->bits_cap;
+
+	if (natt == BT_DIAG_MAX_ATTEMPTS) {
+		memmove(d->att, d->att + 1, (natt - 1) * sizeof d->att[0]);
+		natt--;
+	}
+	bt_diag_attempt_now(d, &d->att[natt++]);
+	memcpy(att, d->att, natt * sizeof att[0]);
+	bt_diag_init(d, &o);
+	memcpy(d->att, att, natt * sizeof att[0]);
+	d->natt = natt;
+	d->t_last = t_last;
+	d->t_end = t_end;
+	d->events = events;
+	d->bits = bits;
+	d->bits_cap = bits_cap;
+	if (bits)
+		memset(bits, 0, bits_cap);
+	d->cur.t_start = t;
+}
+
+/* An MSE step (mse.h): a note whose err names it. */
+static void mse_step(struct bt_diag *d, const struct bt_event *ev)
+{
+	struct bt_diag_attempt *a = &d->cur;
+
+	switch (ev->err) {
+	case BT_MSE_STEP_SENT_Y:
+		a->mse = true;
+		a->t_mse = ev->t_us;
+		a->pad = ev->declared_len <= BT_MSE_PAD_MAX ? (int)ev->declared_len : -1;
+		break;
+	case BT_MSE_STEP_GOT_Y:
+		a->mse_y = true;
+		a->t_mse_y = ev->t_us;
+		break;
+	case BT_MSE_STEP_SELECTED:
+		a->mse_done = true;
+		a->mse_select = (uint32_t)ev->declared_len;
+		a->t_mse_done = ev->t_us;
+		break;
+	case BT_MSE_STEP_FAILED:
+	case BT_MSE_STEP_TIMEOUT:
+		if (a->mse_failed || a->mse_timeout)
+			break;
+		if (ev->err == BT_MSE_STEP_FAILED) {
+			a->mse_failed = true;
+			a->mse_err = (int)ev->declared_len;
+		} else {
+			a->mse_timeout = true;
+		}
+		a->t_mse_failed = ev->t_us;
+		copy_why(a->mse_why, sizeof a->mse_why, ev->why);
+		break;
+	case BT_MSE_STEP_REFUSED:
+		/* The peer ended the attempt: as a FIN or RST would. */
+		a->refused = true;
+		if (!d->closed_in && !d->reset_in) {
+			d->t_closed_in = ev->t_us;
+			if (ev->declared_len) {
+				d->reset_in = true;
+				d->reset_err = (int)ev->declared_len;
+			} else {
+				d->closed_in = true;
+			}
+		}
+		break;
+	case BT_MSE_STEP_FALLBACK:
+	case BT_MSE_STEP_PROBE:
+		a->fallback = true;
+		break;
+	default:
+		break;
+	}
+}
+
 static uint64_t ev_len(const struct bt_event *ev)
 {
 	if (ev->raw)
@@ -385,7 +496,15 @@ void bt_diag_feed(struct bt_diag *d, const struct bt_event *ev)
 
 	switch (ev->kind) {
 	case BT_EV_CONNECTING:
+		if (d->started)
+			new_attempt(d, ev->t_us);
+		d->started = true;
+		d->cur.t_start = ev->t_us;
+		break;
 	case BT_EV_NOTE:
+		if (ev->err > 0)
+			mse_step(d, ev);
+		break;
 	case BT_EV_GAP:
 		break;
 	case BT_EV_CONNECTED:
@@ -744,11 +863,199 @@ static void fmt_hash(const uint8_t h[20], char *b, size_t cap)
 	bt_hex(h, 20, b, cap);
 }
 
+/* ---- encryption (MSE/PE) ------------------------------------------------ */
+
+static const char *crypto_name(uint32_t m)
+{
+	return m == BT_MSE_CRYPTO_RC4 ? "RC4" : m == BT_MSE_CRYPTO_PLAIN ?
+	       "plaintext" : "an unknown method";
+}
+
+/* The rule an MSE failure broke. */
+static const char *mse_rule(const struct bt_diag_attempt *a)
+{
+	if (a->mse_timeout || !a->mse_failed)
+		return a->mse_y ? "MSE/PE spec, step 4: the receiver answers "
+				  "message 3 with the VC and crypto_select" :
+				  "MSE/PE spec, step 2: the receiver answers Ya with Yb";
+	switch (a->mse_err) {
+	case BT_MSE_ERR_NO_RC4:
+	case BT_MSE_ERR_LIB:
+		return "MSE/PE spec: RC4 keyed from SHA-1 (OpenSSL legacy provider)";
+	case BT_MSE_ERR_DH_KEY:
+		return "MSE/PE spec: Y = G^X mod P, in [2, P-2]";
+	case BT_MSE_ERR_NO_SYNC:
+		return "MSE/PE spec, synchronisation: the encrypted VC within "
+		       "512 + 8 bytes after Yb";
+	case BT_MSE_ERR_VC:
+		return "MSE/PE spec: VC is 8 zero bytes";
+	case BT_MSE_ERR_SELECT:
+	case BT_MSE_ERR_NO_METHOD:
+		return "MSE/PE spec: crypto_select is one method of crypto_provide";
+	case BT_MSE_ERR_PAD_LEN:
+		return "MSE/PE spec: padding is 0 to 512 bytes";
+	case BT_MSE_ERR_PLAIN_HS:
+		return "MSE/PE spec, step 2: the receiver answers Ya with Yb";
+	default:
+		return "MSE/PE spec";
+	}
+}
+
+/* The plain attempt dropped without a handshake back. */
+static bool plain_dropped(const struct bt_diag_attempt *a)
+{
+	return !a->mse && !a->mse_failed && a->our_hs && !a->peer_hs &&
+	       (a->closed || a->reset);
+}
+
+/* What went wrong with an MSE attempt that did not complete, as one
+ * verdict; tail: what followed (fallback) or what to do. */
+static void mse_verdict(struct vlist *L, const struct bt_diag_attempt *a,
+			const struct bt_diag_attempt *next, bool final,
+			const struct bt_diag_attempt *plain)
+{
+	struct bt_verdict *v;
+	char m1[32], m2[32];
+	bool refused = (a->closed || a->reset) && !a->mse_failed && !a->mse_timeout;
+	const char *how = a->reset ? "reset" : "closed";
+
+	if (refused) {
+		v = add(L, BT_V_MSE_REFUSED, mse_rule(a), final, a->t_end, BT_DIR_IN,
+			a->refused ? BT_EV_NOTE : a->reset ? BT_EV_RESET : BT_EV_CLOSED, -1);
+		if (!a->mse_y) {
+			EVID(v, "in %s, %s after our Ya, no Yb", how,
+			     ms(a->t_end - a->t_mse, m1, sizeof m1));
+			TEXT(v, "We opened with MSE/PE (our Ya");
+			if (a->pad >= 0)
+				TEXT(v, " and %d bytes of pad", a->pad);
+			TEXT(v, ") and the peer %s the connection %s later without "
+			     "sending its Yb%s: it does not accept encrypted connections "
+			     "(libtorrent with encryption disabled does this).", how, m1,
+			     a->in_bytes ? "" : " (not one byte)");
+		} else {
+			EVID(v, "in %s, %s after its Yb, no crypto_select", how,
+			     ms(a->t_end - a->t_mse_y, m1, sizeof m1));
+			TEXT(v, "The peer sent its Yb %s after our Ya, read our message 3 "
+			     "(the info-hash as SKEY, our offer in crypto_provide, our "
+			     "handshake as the IA) and %s the connection %s later without "
+			     "a crypto_select: it accepts none of the methods we offered, "
+			     "or does not serve the info-hash we named. (Transmission 3.00 "
+			     "closes rather than select plaintext: offer RC4.)",
+			     ms(a->t_mse_y - a->t_mse, m2, sizeof m2), how, m1);
+		}
+	} else {
+		uint64_t t = a->mse_failed || a->mse_timeout ? a->t_mse_failed : a->t_end;
+		v = add(L, BT_V_MSE_FAILED, mse_rule(a), final, t,
+			a->mse_failed && a->mse_err != BT_MSE_ERR_NO_RC4 &&
+			a->mse_err != BT_MSE_ERR_LIB ? BT_DIR_IN : BT_DIR_OUT,
+			BT_EV_NOTE, -1);
+		if (a->mse_failed) {
+			EVID(v, "MSE failed: %.80s", a->mse_why);
+			TEXT(v, "The MSE/PE handshake failed: %s.", a->mse_why);
+		} else if (a->mse_timeout) {
+			EVID(v, "MSE: no %s in %s", a->mse_y ? "crypto_select" : "Yb",
+			     ms(t - a->t_mse, m1, sizeof m1));
+			TEXT(v, "We opened with MSE/PE and the peer sent no %s in the %s "
+			     "we allowed (%s).", a->mse_y ? "crypto_select" : "Yb", m1,
+			     a->mse_why);
+		} else {
+			EVID(v, "out Ya, no %s in %s", a->mse_y ? "crypto_select" : "Yb",
+			     ms(t - a->t_mse, m1, sizeof m1));
+			TEXT(v, "We opened with MSE/PE and the peer sent no %s in the %s "
+			     "until the session ended: a peer that speaks only plain "
+			     "BitTorrent may wait for the rest of what it takes for a "
+			     "handshake.", a->mse_y ? "crypto_select" : "Yb", m1);
+		}
+	}
+	if (next && !next->mse) {
+		TEXT(v, " We fell back to a plain connection at %s%s.",
+		     ms(next->t_start, m1, sizeof m1),
+		     next->peer_hs ? ", which the peer answered" : "");
+	} else if (final && plain) {
+		TEXT(v, " It dropped our plain handshake too (at %s): it refuses us "
+		     "either way, so encryption is not the cause; it may not serve "
+		     "this info-hash, or refuse our address.",
+		     ms(plain->t_end, m1, sizeof m1));
+	} else if (final) {
+		TEXT(v, " Retry with --encryption=prefer (MSE first, plain if "
+		     "refused) or off.");
+	}
+}
+
+/* Verdicts over all attempts; false when the last attempt is explained
+ * and nothing after it can be judged. */
+static bool stage_encryption(struct vlist *L, const struct bt_diag *d)
+{
+	struct bt_diag_attempt all[BT_DIAG_MAX_ATTEMPTS + 1];
+	const struct bt_diag_attempt *plain = NULL, *ok = NULL, *last;
+	struct bt_verdict *v;
+	char m1[32], m2[32], m3[32];
+	size_t n = d->natt, i;
+
+	memcpy(all, d->att, n * sizeof all[0]);
+	bt_diag_attempt_now(d, &all[n++]);
+	last = &all[n - 1];
+	for (i = 0; i < n; i++) {
+		if (!plain && plain_dropped(&all[i]))
+			plain = &all[i];
+		if (!ok && all[i].mse && all[i].mse_done && all[i].peer_hs)
+			ok = &all[i];
+	}
+	if (plain && ok) {
+		v = add(L, BT_V_REQUIRES_ENCRYPTION, "MSE/PE (Vuze Message Stream "
+			"Encryption spec): a peer that requires encryption drops "
+			"plaintext connections", true, plain->t_end, BT_DIR_IN,
+			plain->refused ? BT_EV_NOTE : plain->reset ? BT_EV_RESET :
+			BT_EV_CLOSED, -1);
+		EVID(v, "in %s after our plain handshake; MSE answered at %s",
+		     plain->reset ? "reset" : "closed", ms(ok->t_mse_done, m2, sizeof m2));
+		ms(plain->t_end - plain->t_our_hs, m1, sizeof m1);
+		TEXT(v, "The peer %s the connection %s after our plain handshake "
+		     "without answering, and answered an MSE/PE attempt (%s "
+		     "selected at %s, %s after our Ya, then its handshake): it "
+		     "requires encryption and drops plaintext handshakes. Connect "
+		     "with --encryption=prefer or require.",
+		     plain->reset ? "reset" : "closed", m1,
+		     crypto_name(ok->mse_select), m2,
+		     ms(ok->t_mse_done - ok->t_mse, m3, sizeof m3));
+		if (last == plain)
+			return false;   /* the drop is explained */
+	}
+	/* Earlier MSE attempts that did not complete, each followed by a
+	 * redial: remarks, or part of the story. */
+	for (i = 0; i + 1 < n; i++) {
+		const struct bt_diag_attempt *a = &all[i];
+		if ((a->mse || a->mse_failed) && !a->mse_done && !a->connect_failed)
+			mse_verdict(L, a, &all[i + 1], false, NULL);
+	}
+	if ((last->mse || (last->mse_failed && !last->fallback)) && !last->mse_done &&
+	    !last->connect_failed) {
+		mse_verdict(L, last, NULL, true, plain);
+		return false;
+	}
+	if (last->mse_failed && last->fallback && !last->mse)   /* no RC4: plain */
+		mse_verdict(L, last, NULL, false, NULL);
+	return true;
+}
+
+/* Whether an MSE attempt of this run was refused or failed (so a plain
+ * drop is not about encryption), and when. */
+static const struct bt_diag_attempt *mse_refused_before(const struct bt_diag *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->natt; i++)
+		if (d->att[i].mse && !d->att[i].mse_done)
+			return &d->att[i];
+	return NULL;
+}
+
 static bool stage_handshake(struct vlist *L, const struct bt_diag *d, uint64_t end)
 {
 	struct hs_check h;
 	struct bt_verdict *v;
-	char re[160], m1[32], x1[48], x2[48];
+	const struct bt_diag_attempt *mref;
+	char re[160], m1[32], m2[32], x1[48], x2[48];
 	bool wrong_ih;
 
 	check_ours(d, &h);
@@ -795,34 +1102,59 @@ static bool stage_handshake(struct vlist *L, const struct bt_diag *d, uint64_t e
 			     "handshake%s%s%s; it %s.", d->in_bytes,
 			     d->closed_in_why[0] ? " (" : "", d->closed_in_why,
 			     d->closed_in_why[0] ? ")" : "", re);
+		} else if ((d->reset_in || d->closed_in) && (mref = mse_refused_before(d))) {
+			/* MSE was refused first (encryption "prefer"), now plain. */
+			v = add(L, d->reset_in ? BT_V_RESET_ON_HANDSHAKE :
+				BT_V_CLOSED_ON_HANDSHAKE,
+				"BEP 3, handshake: both sides send the same info-hash or sever",
+				true, d->t_closed_in, BT_DIR_IN, d->cur.refused ? BT_EV_NOTE :
+				d->reset_in ? BT_EV_RESET : BT_EV_CLOSED, -1);
+			EVID(v, "in %s, %s after our plain handshake",
+			     d->reset_in ? "reset" : "closed",
+			     ms(d->t_closed_in - d->t_our_hs, m1, sizeof m1));
+			fmt_hash(d->our_info_hash, x1, sizeof x1);
+			TEXT(v, "Our plain handshake looked right, and the peer %s the "
+			     "connection %s later without answering; it dropped our "
+			     "encrypted (MSE/PE) attempt at %s as well, so encryption is "
+			     "not the cause. Most likely it does not serve info-hash %s "
+			     "(BEP 3: a peer severs the connection when the info-hashes "
+			     "differ), or it refuses a second connection from our address "
+			     "(Transmission keeps one per IP).",
+			     d->reset_in ? "reset" : "closed", m1,
+			     ms(mref->t_start, m2, sizeof m2), x1);
 		} else if (d->reset_in) {
 			v = add(L, BT_V_RESET_ON_HANDSHAKE,
 				"BEP 3, handshake; MSE/PE (encryption)", true,
-				d->t_closed_in, BT_DIR_IN, BT_EV_RESET, -1);
-			EVID(v, "in reset, %s after our handshake",
+				d->t_closed_in, BT_DIR_IN, d->cur.refused ? BT_EV_NOTE :
+				BT_EV_RESET, -1);
+			EVID(v, "in reset, %s after our plain handshake",
 			     ms(d->t_closed_in - d->t_our_hs, m1, sizeof m1));
 			TEXT(v, "Our handshake looked right, and the peer reset the "
-			     "connection %s later without answering%s%s%s. A peer that "
+			     "connection %s later without answering%s%s%s. Reset after "
+			     "our plain handshake: it may require encryption - a peer that "
 			     "only speaks encrypted (MSE/PE, \"require encryption\") drops "
-			     "a plaintext handshake like this; so does one that does not "
-			     "serve this info-hash (BEP 3), or that refuses a second "
-			     "connection from our address.", m1,
+			     "a plaintext handshake like this (retry with "
+			     "--encryption=prefer). So does one that does not serve this "
+			     "info-hash (BEP 3), or that refuses a second connection from "
+			     "our address.", m1,
 			     d->in_bytes ? " (it sent " : "",
 			     d->in_bytes ? d->closed_in_why : "",
 			     d->in_bytes ? ")" : "");
 		} else if (d->closed_in) {
 			v = add(L, BT_V_CLOSED_ON_HANDSHAKE,
-				"BEP 3, handshake: both sides send the same info-hash or sever",
-				true, d->t_closed_in, BT_DIR_IN, BT_EV_CLOSED, -1);
-			EVID(v, "in closed, %s after our handshake",
+				"BEP 3, handshake: both sides send the same info-hash or sever; "
+				"MSE/PE (encryption)", true, d->t_closed_in, BT_DIR_IN,
+				d->cur.refused ? BT_EV_NOTE : BT_EV_CLOSED, -1);
+			EVID(v, "in closed, %s after our plain handshake",
 			     ms(d->t_closed_in - d->t_our_hs, m1, sizeof m1));
 			fmt_hash(d->our_info_hash, x1, sizeof x1);
 			TEXT(v, "Our handshake looked right, and the peer closed the "
-			     "connection %s later without answering%s%s%s. Most likely it "
-			     "does not serve info-hash %s (BEP 3: a peer severs the "
-			     "connection when the info-hashes differ); it may also require "
-			     "encryption (MSE/PE), or refuse a second connection from our "
-			     "address (Transmission keeps one per IP).", m1,
+			     "connection %s later without answering%s%s%s. Closed after "
+			     "our plain handshake: it may require encryption (MSE/PE; "
+			     "retry with --encryption=prefer). Or it does not serve "
+			     "info-hash %s (BEP 3: a peer severs the connection when the "
+			     "info-hashes differ), or it refuses a second connection from "
+			     "our address (Transmission keeps one per IP).", m1,
 			     d->in_bytes ? " (" : "", d->in_bytes ? d->closed_in_why : "",
 			     d->in_bytes ? ")" : "", x1);
 		} else {
@@ -1033,7 +1365,11 @@ size_t bt_diag_verdicts(const struct bt_diag *d, struct bt_verdict *out, size_t 
 		}
 		return L.n;
 	}
-	if (d->encrypted) {
+	if (!stage_encryption(&L, d))
+		return L.n;
+	/* A stream we could not read (a capture without keys); when a
+	 * handshake came through after all, the rest is judged as usual. */
+	if (d->encrypted && !d->peer_hs) {
 		v = add(&L, BT_V_ENCRYPTED, "MSE/PE (message stream encryption)", false,
 			d->t_encrypted, d->encrypted_dir, BT_EV_ENCRYPTED, -1);
 		EVID(v, "%s stream not plain", d->encrypted_dir == BT_DIR_IN ? "in" : "out");

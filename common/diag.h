@@ -14,6 +14,18 @@
  * handshake was 54 bytes the peer's silence is explained by that, not by
  * "the peer announced no pieces".
  *
+ * Encryption: MSE/PE steps are notes whose err is an enum bt_mse_step
+ * (mse.h, "Timeline steps").  A timeline may hold several connection
+ * attempts at the same peer (conn.h redials with encryption "prefer" or
+ * "probe"): every CONNECTING after the first starts a new attempt.  The
+ * rules judge the last attempt as a whole connection, and the attempts
+ * together for the encryption verdicts: "requires-encryption" when a plain
+ * handshake was dropped (FIN or RST, no handshake back) and an MSE attempt
+ * of the same run was answered; "mse-refused" and "mse-failed" for MSE
+ * attempts that did not complete (remarks when a plain fallback followed).
+ * With no MSE evidence at all, the closed/reset-on-handshake verdicts say
+ * the peer may require encryption and suggest trying MSE.
+ *
  * Usage: bt_diag_init, bt_diag_feed for every event in order,
  * optionally bt_diag_end (the timeline's last moment; default the last
  * event's), then bt_diag_verdicts.  Feeding copies what it keeps, so
@@ -29,6 +41,7 @@
 #define BT_DIAG_MAX_REQ     512        /* requests tracked; later ones counted */
 #define BT_DIAG_MAX_FAST    64         /* allowed-fast pieces tracked */
 #define BT_DIAG_MAX_PIECES  (1u << 21) /* pieces tracked in the peer's bitmap */
+#define BT_DIAG_MAX_ATTEMPTS 4         /* earlier attempts kept (the oldest go) */
 
 enum bt_verdict_id {
 	BT_V_CONNECT_REFUSED = 1,
@@ -56,6 +69,9 @@ enum bt_verdict_id {
 	BT_V_IGNORED,            /* requests with neither piece nor reject */
 	BT_V_MALFORMED,          /* the peer sent something unparseable */
 	BT_V_PEER_CLOSED,        /* closed/reset later, nothing else explains it */
+	BT_V_REQUIRES_ENCRYPTION,/* plain dropped, MSE answered (same run) */
+	BT_V_MSE_REFUSED,        /* closed/reset during our MSE handshake */
+	BT_V_MSE_FAILED,         /* MSE broke a rule, or no answer in time */
 };
 
 struct bt_verdict {
@@ -90,6 +106,27 @@ struct bt_diag_req {
 	bool choked;             /* sent while the peer choked us */
 	bool not_have;           /* for a piece the peer had not announced */
 	uint64_t t_done;
+};
+
+/* One connection attempt: its MSE facts as the steps arrive, the rest
+ * filled in when the attempt is summarised (the next CONNECTING). */
+struct bt_diag_attempt {
+	bool mse;                /* began with MSE: we sent our Y */
+	bool mse_y;              /* the peer's Y came */
+	bool mse_done;           /* crypto_select read: an MSE session */
+	uint32_t mse_select;     /* BT_MSE_CRYPTO_RC4 or _PLAIN, 0 */
+	bool mse_failed;         /* a FAILED step: mse_err (enum bt_mse_err) */
+	int mse_err;
+	bool mse_timeout;        /* a TIMEOUT step */
+	bool refused;            /* a REFUSED step ended it (conn redialled) */
+	bool fallback;           /* a FALLBACK or PROBE step */
+	int pad;                 /* our pad length (SENT_Y), -1 */
+	uint64_t t_start;        /* CONNECTING */
+	uint64_t t_mse, t_mse_y, t_mse_done, t_mse_failed;
+	char mse_why[160];       /* the FAILED / TIMEOUT note, escaped */
+	/* when summarised: */
+	bool connected, connect_failed, our_hs, peer_hs, closed, reset;
+	uint64_t t_our_hs, t_end, in_bytes;
 };
 
 /* The diagnosis state.  Fields are read-only for callers; they double as
@@ -170,6 +207,13 @@ struct bt_diag {
 	bool encrypted;
 	uint64_t t_encrypted;
 	enum bt_dir encrypted_dir;
+
+	/* Attempts: cur is the last one's MSE facts (its other facts are the
+	 * fields above); att[] the earlier ones, oldest first. */
+	bool started;            /* an attempt is under way */
+	struct bt_diag_attempt cur;
+	struct bt_diag_attempt att[BT_DIAG_MAX_ATTEMPTS];
+	size_t natt;
 };
 
 /* o may be NULL (nothing known, default waits). */
@@ -189,6 +233,9 @@ size_t bt_diag_verdicts(const struct bt_diag *d, struct bt_verdict *out, size_t 
  * or one JSON object {"verdict":..,"problem":..,"rule":..,"t_ms":..,
  * "dir":..,"evidence":..,"text":..}. */
 void bt_verdict_print(struct bt_out *o, const struct bt_verdict *v);
+
+/* The last attempt summarised (MSE facts and how it ended). */
+void bt_diag_attempt_now(const struct bt_diag *d, struct bt_diag_attempt *a);
 
 /* Name of a verdict id ("short-peer-id"). */
 const char *bt_verdict_name(enum bt_verdict_id id);

@@ -60,6 +60,21 @@ const char *bt_mse_errname(enum bt_mse_err e)
 	return "unknown MSE error";
 }
 
+const char *bt_mse_step_name(enum bt_mse_step s)
+{
+	switch (s) {
+	case BT_MSE_STEP_SENT_Y:   return "sent-y";
+	case BT_MSE_STEP_GOT_Y:    return "got-y";
+	case BT_MSE_STEP_SELECTED: return "selected";
+	case BT_MSE_STEP_FAILED:   return "failed";
+	case BT_MSE_STEP_TIMEOUT:  return "timeout";
+	case BT_MSE_STEP_REFUSED:  return "refused";
+	case BT_MSE_STEP_FALLBACK: return "fallback";
+	case BT_MSE_STEP_PROBE:    return "probe";
+	}
+	return "?";
+}
+
 /* ---- OpenSSL: the one process-wide state -------------------------------
  *
  * RC4 is only in OpenSSL 3's legacy provider.  Loading it into the default

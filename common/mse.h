@@ -274,6 +274,37 @@ bool bt_mse_passive_done(const struct bt_mse *m, enum bt_mse_dir dir);
 long bt_mse_passive_decrypt(struct bt_mse *m, enum bt_mse_dir dir,
 			    uint8_t *buf, size_t len);
 
+/* ---- Timeline steps ---------------------------------------------------- */
+
+/* How MSE progress appears on a session's timeline (event.h).  conn.c
+ * reports each step of a live connection as a BT_EV_NOTE event whose err
+ * is the step (never 0: a tool's own notes have err 0), why the text for
+ * people and declared_len the detail named here; dir IN for what the peer
+ * did.  diag.c judges from these, so a decoder that decrypts a capture
+ * (bt-decode --keylog) and reports the same steps gets the same verdicts. */
+enum bt_mse_step {
+	BT_MSE_STEP_SENT_Y = 1, /* out: our Y and pad queued (the handshake
+				   event that follows is the IA); detail: pad */
+	BT_MSE_STEP_GOT_Y,      /* in: the peer's Y; S known; detail: us since
+				   our Y */
+	BT_MSE_STEP_SELECTED,   /* in: handshake complete; detail: the method
+				   (BT_MSE_CRYPTO_RC4 or _PLAIN) */
+	BT_MSE_STEP_FAILED,     /* a rule broken, or we cannot do MSE; detail:
+				   enum bt_mse_err */
+	BT_MSE_STEP_TIMEOUT,    /* out: not complete in time; detail: us waited */
+	BT_MSE_STEP_REFUSED,    /* in: the peer closed (detail 0) or reset
+				   (detail: errno) the connection before
+				   answering our handshake, MSE or plain; the
+				   attempt is over and a redial follows */
+	BT_MSE_STEP_FALLBACK,   /* out: giving up MSE: plain from here (a redial,
+				   or the same connection if nothing was sent) */
+	BT_MSE_STEP_PROBE,      /* out: redialling with MSE after the peer
+				   refused our plain handshake */
+};
+
+/* "sent-y", "got-y", ...; "?" for an unknown value. */
+const char *bt_mse_step_name(enum bt_mse_step s);
+
 /* ---- Key log ---------------------------------------------------------- */
 
 /* One line per MSE connection, appended by the live tools (--keylog FILE,

@@ -38,6 +38,7 @@
 #include "loop.h"
 #include "magnet.h"
 #include "meta.h"
+#include "mse.h"
 #include "out.h"
 #include "peerid.h"
 #include "pkt.h"
@@ -71,6 +72,15 @@ static void usage(FILE *f)
 	      "Connection:\n"
 	      "  -b, --bind ADDR         connect from this source address (127.0.0.2)\n"
 	      "  -t, --timeout SECONDS   bound on every wait (default 15)\n"
+	      "Encryption (MSE/PE):\n"
+	      "      --encryption MODE   off (default: plain, to see what the peer does\n"
+	      "                          with it), prefer (MSE first, plain if refused),\n"
+	      "                          require (MSE only)\n"
+	      "      --probe-encryption  with off: if the peer drops our plain handshake\n"
+	      "                          without a byte back, redial once with MSE\n"
+	      "      --crypto METHODS    what MSE offers: rc4 (default), plain, both\n"
+	      "      --keylog FILE       append each MSE connection's secret (default:\n"
+	      "                          $BTKIT_KEYLOGFILE)\n"
 	      "Our handshake:\n"
 	      "      --dht               set the DHT bit (BEP 5)\n"
 	      "      --fast              set the fast-extension bit (BEP 6)\n"
@@ -116,6 +126,9 @@ struct opts {
 	const char *info_hash_hex, *torrent, *magnet;
 	const char *bind;
 	uint64_t timeout_us;
+	enum bt_conn_enc encryption;
+	uint32_t crypto;              /* 0: conn's default (RC4) */
+	const char *keylog;           /* NULL: none */
 	bool dht, fast, no_ext;
 	const char *peer_id;
 	const char *pstr;
@@ -142,13 +155,15 @@ enum {
 	O_INFO_HASH = 256, O_MAGNET, O_TORRENT, O_DHT, O_FAST, O_PEER_ID, O_PSTR,
 	O_PSTRLEN, O_PSTRLEN_AFTER, O_SHORT_ID, O_WRONG_IH, O_INTERESTED,
 	O_WAIT_UNCHOKE, O_REQUEST, O_PIECE, O_BLOCK_SIZE, O_KEEPALIVE, O_STAY,
-	O_PEER, O_METADATA,
+	O_PEER, O_METADATA, O_ENCRYPTION, O_PROBE_ENC, O_CRYPTO, O_KEYLOG,
 };
 
 static const struct option longopts[] = {
 	{ "bind", required_argument, NULL, 'b' },
 	{ "block-size", required_argument, NULL, O_BLOCK_SIZE },
+	{ "crypto", required_argument, NULL, O_CRYPTO },
 	{ "dht", no_argument, NULL, O_DHT },
+	{ "encryption", required_argument, NULL, O_ENCRYPTION },
 	{ "diagnose", no_argument, NULL, 'D' },
 	{ "fast", no_argument, NULL, O_FAST },
 	{ "help", no_argument, NULL, 'h' },
@@ -157,6 +172,7 @@ static const struct option longopts[] = {
 	{ "interested", no_argument, NULL, O_INTERESTED },
 	{ "json", no_argument, NULL, 'j' },
 	{ "keepalive", optional_argument, NULL, O_KEEPALIVE },
+	{ "keylog", required_argument, NULL, O_KEYLOG },
 	{ "magnet", required_argument, NULL, O_MAGNET },
 	{ "metadata", no_argument, NULL, O_METADATA },
 	{ "no-extension", no_argument, NULL, 'n' },
@@ -164,6 +180,7 @@ static const struct option longopts[] = {
 	{ "peer", required_argument, NULL, O_PEER },
 	{ "peer-id", required_argument, NULL, O_PEER_ID },
 	{ "piece", required_argument, NULL, O_PIECE },
+	{ "probe-encryption", no_argument, NULL, O_PROBE_ENC },
 	{ "pstr", required_argument, NULL, O_PSTR },
 	{ "pstrlen", required_argument, NULL, O_PSTRLEN },
 	{ "pstrlen-after", no_argument, NULL, O_PSTRLEN_AFTER },
@@ -216,6 +233,7 @@ static uint64_t seconds(const char *s, const char *what)
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
+	bool probe_enc = false;
 	int c;
 
 	memset(o, 0, sizeof *o);
@@ -271,6 +289,28 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 				bad_usage("bad %s", "--keepalive");
 			break;
 		case O_STAY: o->stay_us = seconds(optarg, "--stay"); break;
+		case O_ENCRYPTION:
+			if (!strcmp(optarg, "off"))
+				o->encryption = BT_CONN_ENC_OFF;
+			else if (!strcmp(optarg, "prefer"))
+				o->encryption = BT_CONN_ENC_PREFER;
+			else if (!strcmp(optarg, "require"))
+				o->encryption = BT_CONN_ENC_REQUIRE;
+			else
+				bad_usage("--encryption %s: want off, prefer or require", optarg);
+			break;
+		case O_PROBE_ENC: probe_enc = true; break;
+		case O_CRYPTO:
+			if (!strcmp(optarg, "rc4"))
+				o->crypto = BT_MSE_CRYPTO_RC4;
+			else if (!strcmp(optarg, "plain"))
+				o->crypto = BT_MSE_CRYPTO_PLAIN;
+			else if (!strcmp(optarg, "both"))
+				o->crypto = BT_MSE_CRYPTO_RC4 | BT_MSE_CRYPTO_PLAIN;
+			else
+				bad_usage("--crypto %s: want rc4, plain or both", optarg);
+			break;
+		case O_KEYLOG: o->keylog = optarg; break;
 		case O_PEER:
 			if (o->npeers == MAX_PEERS)
 				bad_usage("more than %s --peer", "1024");
@@ -295,6 +335,16 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		bad_usage("%s", "--pstr longer than 255 bytes");
 	if (o->peer_id && strlen(o->peer_id) > 20)
 		bad_usage("%s", "--peer-id longer than 20 bytes");
+	if (probe_enc) {
+		if (o->encryption != BT_CONN_ENC_OFF)
+			bad_usage("%s", "--probe-encryption goes with --encryption=off");
+		o->encryption = BT_CONN_ENC_PROBE;
+	}
+	if (!o->keylog) {
+		const char *k = getenv(BT_MSE_KEYLOG_ENV);
+		if (k && *k)
+			o->keylog = k;
+	}
 }
 
 /* ---- the torrent -------------------------------------------------------- */
@@ -405,6 +455,8 @@ struct pcapfile {
 	FILE *f;
 	const char *path;
 	uint16_t ip_id;
+	bool wire;                /* data from the conn's wire tap (MSE: the
+				     encrypted bytes), not from the events */
 };
 
 struct pcapflow {
@@ -574,7 +626,7 @@ static void pcap_event(struct pcapfile *pf, struct pcapflow *fl, const struct bt
 	case BT_EV_HANDSHAKE:
 	case BT_EV_MSG:
 	case BT_EV_MALFORMED:
-		if (ev->raw) {
+		if (ev->raw && !pf->wire) {
 			size_t off = 0;
 			while (off < ev->raw_len) {
 				size_t n = ev->raw_len - off < PCAP_MSS ? ev->raw_len - off : PCAP_MSS;
@@ -591,8 +643,38 @@ static void pcap_event(struct pcapfile *pf, struct pcapflow *fl, const struct bt
 		pcap_frame(pf, fl, t, from, BT_TCP_RST | BT_TCP_ACK, NULL, 0);
 		fl->open = false;
 		break;
+	case BT_EV_NOTE:
+		/* An attempt conn.h ends without CLOSED or RESET (a redial
+		 * follows): the peer's FIN or RST, or ours. */
+		if (ev->err == BT_MSE_STEP_REFUSED) {
+			pcap_frame(pf, fl, t, 1, (ev->declared_len ? BT_TCP_RST : BT_TCP_FIN) |
+				   BT_TCP_ACK, NULL, 0);
+			fl->open = false;
+		} else if ((ev->err == BT_MSE_STEP_FALLBACK || ev->err == BT_MSE_STEP_PROBE) &&
+			   c->state != BT_CONN_OPEN) {
+			pcap_frame(pf, fl, t, 0, BT_TCP_FIN | BT_TCP_ACK, NULL, 0);
+			fl->open = false;
+		}
+		break;
 	default:
 		break;
+	}
+	fflush(pf->f);
+}
+
+/* The wire tap (encrypted sessions): the bytes as they crossed the socket. */
+static void pcap_wire(struct pcapfile *pf, struct pcapflow *fl, const struct bt_conn *c,
+		      enum bt_dir dir, const uint8_t *p, size_t n)
+{
+	uint64_t t = c->t0_wall_us + bt_conn_elapsed(c);
+	size_t off = 0;
+
+	if (!pf->f || !fl->open)
+		return;
+	while (off < n) {
+		size_t k = n - off < PCAP_MSS ? n - off : PCAP_MSS;
+		pcap_frame(pf, fl, t, dir == BT_DIR_IN, BT_TCP_PSH | BT_TCP_ACK, p + off, k);
+		off += k;
 	}
 	fflush(pf->f);
 }
@@ -1106,6 +1188,14 @@ static void on_event(struct bt_conn *c, const struct bt_event *ev, void *arg)
 	}
 }
 
+static void on_wire(struct bt_conn *c, enum bt_dir dir, const uint8_t *b, size_t n,
+		    void *arg)
+{
+	struct probe *p = arg;
+
+	pcap_wire(&p->app->pcap, &p->flow, c, dir, b, n);
+}
+
 static int probe_init(struct probe *p, struct app *a, const char *target)
 {
 	struct bt_conn_cfg cfg;
@@ -1135,6 +1225,19 @@ static int probe_init(struct probe *p, struct app *a, const char *target)
 	cfg.max_msg_len = max;
 	cfg.on_event = on_event;
 	cfg.arg = p;
+	cfg.encryption = o->encryption;
+	cfg.enc_crypto = o->crypto;
+	/* With prefer, MSE must give up well before our own wait for the
+	 * peer's handshake does, to leave time for the plain attempt. */
+	cfg.enc_timeout_us = o->timeout_us * 2 / 3 < 5000000u ? o->timeout_us * 2 / 3 : 5000000u;
+	if (o->keylog) {
+		cfg.on_keylog = bt_conn_keylog_append;
+		cfg.keylog_arg = (void *)o->keylog;
+	}
+	if (a->pcap.wire) {
+		cfg.on_wire = on_wire;
+		cfg.wire_arg = p;
+	}
 	if (bt_conn_init(&p->c, &a->loop, &cfg) != BT_OK) {
 		warnx("%s: cannot set up the connection", target);
 		return -1;
@@ -1459,6 +1562,28 @@ static void put_ms(struct bt_out *o, const char *key, const char *label,
 	}
 }
 
+/* Encryption of the last attempt: "rc4" or "plaintext" (MSE with that
+ * method selected), or "none" (plain BitTorrent); the MSE time; how many
+ * attempts the session took (conn.h redials). */
+static void put_enc(struct bt_out *o, const struct probe *p)
+{
+	const struct bt_diag *d = &p->d;
+	const struct bt_diag_attempt *a = &d->cur;
+
+	if (a->mse_done) {
+		bt_out_str(o, "encryption", ", MSE ", a->mse_select == BT_MSE_CRYPTO_RC4 ?
+			   "rc4" : "plaintext");
+		put_ms(o, "mse_ms", " in ", true, a->t_mse_done - a->t_mse);
+	} else {
+		bt_out_str(o, "encryption", NULL, "none");
+		bt_out_null(o, "mse_ms", NULL);
+	}
+	if (d->natt)
+		bt_out_uint(o, "attempts", ", attempt ", d->natt + 1);
+	else
+		bt_out_uint(o, "attempts", NULL, 1);
+}
+
 /* The facts of one session, for the summary line and a swarm row. */
 static void put_facts(struct bt_out *o, const struct probe *p)
 {
@@ -1473,6 +1598,7 @@ static void put_facts(struct bt_out *o, const struct probe *p)
 	if (!d->peer_hs) {
 		bt_out_null(o, "client", NULL);
 		bt_out_text(o, d->connect_failed ? " could not connect" : " no handshake");
+		put_enc(o, p);
 		return;
 	}
 	bt_peerid_client(d->peer_id, client, sizeof client);
@@ -1518,6 +1644,7 @@ static void put_facts(struct bt_out *o, const struct probe *p)
 		else
 			bt_out_null(o, "piece_ok", NULL);
 	}
+	put_enc(o, p);
 }
 
 static size_t print_verdicts(struct app *a, struct probe *p, bool *problem)
@@ -1546,6 +1673,8 @@ static void print_header(struct app *a, const char *target)
 	if (target)
 		bt_out_str(o, "peer", " ", target);
 	bt_out_hex(o, "info_hash", " info_hash ", s->info_hash, 20);
+	bt_out_str(o, "encryption", a->o.encryption ? " encryption " : NULL,
+		   bt_conn_enc_name(a->o.encryption));
 	if (s->have_meta) {
 		bt_out_bytes(o, "name", " (", s->meta.name.p, s->meta.name.len);
 		bt_out_uint(o, "piece_count", ", ", s->meta.piece_count);
@@ -1900,8 +2029,10 @@ int main(int argc, char **argv)
 	if (bt_loop_init(&a->loop) != 0)
 		err(EXIT_PROBLEM, "epoll");
 	bt_out_init(&a->out, stdout, a->o.json);
-	if (a->o.pcap)
+	if (a->o.pcap) {
 		pcap_open(&a->pcap, a->o.pcap);
+		a->pcap.wire = a->o.encryption != BT_CONN_ENC_OFF;
+	}
 	a->swarm = a->o.target == NULL;
 	rc = a->swarm ? run_swarm(a) : run_single(a);
 	fflush(stdout);

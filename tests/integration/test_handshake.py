@@ -342,6 +342,46 @@ def t_request_choked(peer, torrent):
     return True
 
 
+# ---- slice 2b: encryption against these (non-requiring) peers --------------
+# (peers that require encryption: tests/integration/test_encryption.py)
+
+def t_prefer(peer, torrent, kind):
+    """--encryption=prefer offering RC4: Transmission ("tolerated") and aria2
+    answer MSE and select RC4; libtorrent with encryption disabled drops our
+    Ya, and we fall back to plain (a remark, exit 0)."""
+    s = probe(peer, torrent, "--encryption=prefer", "--stay", "0", "-t", "10")
+    sm = s.summary
+    if s.rc != 0 or sm is None or sm["client"] is None:
+        return fail(s, "exit %d summary %r" % (s.rc, sm))
+    if kind == "libtorrent":
+        if sm["encryption"] != "none" or sm["attempts"] != 2 or s.names != ["mse-refused"] \
+                or s.verdicts[0]["problem"]:
+            return fail(s, "expected a fallback to plain and the remark mse-refused")
+    elif sm["encryption"] != "rc4" or sm["attempts"] != 1 or s.names:
+        return fail(s, "expected RC4 on the first attempt")
+    note("%s with --encryption=prefer: %s" % (kind, "fell back to plain" if kind == "libtorrent"
+                                             else "MSE RC4 in %.1f ms" % sm["mse_ms"]))
+    return True
+
+
+def t_crypto_both(peer, torrent, kind):
+    """Offering RC4 and plaintext: aria2 selects plaintext; Transmission 3.00
+    (tolerated) closes after our message 3 instead of selecting plaintext,
+    and prefer falls back to plain."""
+    s = probe(peer, torrent, "--encryption=prefer", "--crypto", "both", "--stay", "0", "-t", "10")
+    sm = s.summary
+    if s.rc != 0 or sm is None or sm["client"] is None:
+        return fail(s, "exit %d summary %r" % (s.rc, sm))
+    if kind == "aria2":
+        if sm["encryption"] != "plaintext" or s.names:
+            return fail(s, "expected aria2 to select plaintext")
+        return True
+    if s.names != ["mse-refused"] or "no crypto_select" not in s.verdicts[0]["evidence"] \
+            or "offer RC4" not in s.verdicts[0]["text"] or sm["attempts"] != 2:
+        return fail(s, "expected Transmission to close before crypto_select, then plain")
+    return True
+
+
 # ---- slice 3: swarm mode ---------------------------------------------------
 
 def swarm(torrent_args, *args, timeout=120):
@@ -573,6 +613,11 @@ def main():
             check("wrong-info-hash-%s" % kind, t_wrong_info_hash, p, t)
             check("never-interested-%s" % kind, t_never_interested, p, t, kind)
             check("whole-piece-request-%s" % kind, t_whole_piece, p, t, kind)
+        for kind, p in peers.items():
+            check("encryption-prefer-%s" % kind, t_prefer, p, t, kind)
+        for kind in ("transmission", "aria2"):
+            if kind in peers:
+                check("encryption-crypto-both-%s" % kind, t_crypto_both, peers[kind], t, kind)
         if "libtorrent" in peers:
             check("notes-handshake-libtorrent", t_notes_handshake, peers["libtorrent"], t)
         if "transmission" in peers:

@@ -9,6 +9,7 @@
 
 #include "conn.h"
 #include "diag.h"
+#include "mse.h"
 #include "wire.h"
 
 #define MS(x) ((uint64_t)((x) * 1000.0))
@@ -426,7 +427,7 @@ static void test_closed_on_handshake(void)
 	judge(0);
 	T_EQ_STR(names(), "closed-on-handshake");
 	T_EQ_UINT(V[0].t_us, 900);
-	T_EQ_STR(V[0].evidence, "in closed, 0.7 ms after our handshake");
+	T_EQ_STR(V[0].evidence, "in closed, 0.7 ms after our plain handshake");
 	T_HAS(V[0].text, "does not serve info-hash 6162636465666768696a6b6c6d6e6f7071727374");
 }
 
@@ -888,6 +889,368 @@ static void test_cap(void)
 	T_EQ_STR(one[0].name, "request-too-big");
 }
 
+/* ---- encryption (MSE/PE) ------------------------------------------------ */
+
+/* An MSE step as conn.c reports it: a note whose err is the step. */
+static void mse_note(double t, enum bt_dir dir, enum bt_mse_step st,
+		     uint64_t detail, const char *why)
+{
+	struct bt_event e;
+
+	memset(&e, 0, sizeof e);
+	e.t_us = MS(t);
+	e.kind = BT_EV_NOTE;
+	e.dir = dir;
+	e.err = (int)st;
+	e.declared_len = detail;
+	e.why = why;
+	bt_diag_feed(&D, &e);
+}
+
+/* A second attempt on the same clock: CONNECTING, CONNECTED. */
+static void redial(double t)
+{
+	off_out = off_in = 0;
+	ev_plain(t, BT_EV_CONNECTING, BT_DIR_OUT, 0, 0);
+	ev_plain(t + 0.1, BT_EV_CONNECTED, BT_DIR_OUT, 0, 0);
+}
+
+/* An MSE handshake that works, from t: Ya, our handshake as the IA, Yb,
+ * RC4, the peer's handshake. */
+static void mse_ok(double t)
+{
+	mse_note(t, BT_DIR_OUT, BT_MSE_STEP_SENT_Y, 200, "MSE: sent Ya (200 bytes pad)");
+	good_hs(t, IH, true);
+	mse_note(t + 400, BT_DIR_IN, BT_MSE_STEP_GOT_Y, MS(400), "MSE: got Yb after 400 ms");
+	mse_note(t + 900, BT_DIR_IN, BT_MSE_STEP_SELECTED, BT_MSE_CRYPTO_RC4,
+		 "MSE: RC4 selected after 900 ms");
+	peer_hs(t + 900.1, IH, true);
+}
+
+/* After the handshake: bitfield, interested, unchoke, one block. */
+static void served(double t)
+{
+	simple(t, BT_DIR_IN, BT_MSG_HAVE_ALL);
+	simple(t + 0.1, BT_DIR_OUT, BT_MSG_INTERESTED);
+	simple(t + 1, BT_DIR_IN, BT_MSG_UNCHOKE);
+	request(t + 1.1, 0, 0, 16384);
+	piece(t + 2, 0, 0, 16384);
+	ev_plain(t + 3, BT_EV_CLOSED, BT_DIR_OUT, 0, 0);
+}
+
+/* Plain only, no MSE anywhere: the close is judged as before, and the
+ * verdict says the peer may require encryption (the hint). */
+static void test_plain_closed_hint(void)
+{
+	start(NULL);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	ev_plain(0.5, BT_EV_CLOSED, BT_DIR_IN, 0, 0);
+	judge(0);
+	T_EQ_STR(names(), "closed-on-handshake");
+	T_CHECK(V[0].problem);
+	T_EQ_STR(V[0].evidence, "in closed, 0.3 ms after our plain handshake");
+	T_HAS(V[0].text, "Closed after our plain handshake: it may require encryption");
+	T_HAS(V[0].text, "retry with --encryption=prefer");
+	T_HAS(V[0].rule, "MSE/PE");
+}
+
+static void test_plain_reset_hint(void)
+{
+	start(NULL);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	ev_plain(0.3, BT_EV_RESET, BT_DIR_IN, ECONNRESET, 0);
+	judge(0);
+	T_EQ_STR(names(), "reset-on-handshake");
+	T_HAS(V[0].text, "Reset after our plain handshake: it may require encryption");
+	T_HAS(V[0].text, "--encryption=prefer");
+}
+
+/* --probe-encryption: the plain handshake dropped (conn.h reports it as a
+ * REFUSED note and redials), the MSE attempt answered. */
+static void test_requires_encryption_probe(void)
+{
+	struct bt_diag_attempt a;
+
+	start(NULL);
+	connected(0.1);
+	good_hs(0.2, IH, true);
+	mse_note(0.8, BT_DIR_IN, BT_MSE_STEP_REFUSED, 0,
+		 "the peer closed the connection 0.6 ms after our plain handshake");
+	mse_note(0.9, BT_DIR_OUT, BT_MSE_STEP_PROBE, 0, "MSE: redialling");
+	redial(1);
+	mse_ok(3);
+	served(904);
+	judge(0);
+	T_EQ_STR(names(), "requires-encryption");
+	T_CHECK(V[0].problem);
+	T_EQ_UINT(V[0].t_us, 800);
+	T_EQ_INT(V[0].dir, BT_DIR_IN);
+	T_EQ_INT(V[0].kind, BT_EV_NOTE);
+	T_HAS(V[0].rule, "Message Stream Encryption spec");
+	T_CHECK(strstr(V[0].rule, "BEP") == NULL);
+	T_EQ_STR(V[0].evidence, "in closed after our plain handshake; MSE answered at 903.0 ms");
+	T_HAS(V[0].text, "closed the connection 0.6 ms after our plain handshake");
+	T_HAS(V[0].text, "RC4 selected at 903.0 ms, 900.0 ms after our Ya");
+	T_HAS(V[0].text, "--encryption=prefer or require");
+	/* The last attempt is the MSE session, judged like any other. */
+	T_EQ_UINT(D.natt, 1);
+	T_CHECK(!D.att[0].mse && D.att[0].our_hs && !D.att[0].peer_hs && D.att[0].refused);
+	bt_diag_attempt_now(&D, &a);
+	T_CHECK(a.mse && a.mse_done && a.peer_hs);
+	T_EQ_UINT(a.mse_select, BT_MSE_CRYPTO_RC4);
+	T_EQ_UINT(a.t_mse_done - a.t_mse, MS(900));
+	T_EQ_UINT(D.pieces_in, 1);
+}
+
+/* The same from plain events (a reset), and in the other order: a tool
+ * that dialled twice itself, MSE first.  The plain drop is the last
+ * attempt: explained, nothing more is judged. */
+static void test_requires_encryption_any_order(void)
+{
+	start(NULL);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	ev_plain(0.4, BT_EV_RESET, BT_DIR_IN, ECONNRESET, 0);
+	redial(10);
+	mse_ok(11);
+	served(912);
+	judge(2000);
+	T_EQ_STR(names(), "requires-encryption");
+	T_EQ_INT(V[0].kind, BT_EV_RESET);
+	T_HAS(V[0].text, "The peer reset the connection 0.2 ms after our plain handshake");
+
+	start(NULL);
+	connected(0.1);
+	mse_ok(0.2);
+	ev_plain(1000, BT_EV_CLOSED, BT_DIR_OUT, 0, 0);
+	redial(2000);
+	good_hs(2000.2, IH, false);
+	ev_plain(2000.5, BT_EV_CLOSED, BT_DIR_IN, 0, 0);
+	judge(0);
+	T_EQ_STR(names(), "requires-encryption");
+	T_EQ_UINT(V[0].t_us, MS(2000.5));
+}
+
+/* --encryption=prefer against a peer without MSE: it closes during MSE,
+ * conn.h redials plain, and the plain session works: a remark. */
+static void test_prefer_fallback(void)
+{
+	start(NULL);
+	connected(0.1);
+	mse_note(3, BT_DIR_OUT, BT_MSE_STEP_SENT_Y, 54, "MSE: sent Ya (54 bytes pad)");
+	good_hs(3, IH, false);
+	mse_note(15, BT_DIR_IN, BT_MSE_STEP_REFUSED, 0, "MSE: the peer closed the connection");
+	mse_note(15.1, BT_DIR_OUT, BT_MSE_STEP_FALLBACK, 0, "MSE: falling back");
+	redial(15.2);
+	good_hs(15.4, IH, false);
+	peer_hs(18, IH, false);
+	served(18.1);
+	judge(0);
+	T_EQ_STR(names(), "mse-refused");
+	T_CHECK(!V[0].problem);
+	T_EQ_UINT(V[0].t_us, MS(15));
+	T_EQ_STR(V[0].evidence, "in closed, 12.0 ms after our Ya, no Yb");
+	T_HAS(V[0].rule, "MSE/PE spec, step 2");
+	T_HAS(V[0].text, "our Ya and 54 bytes of pad");
+	T_HAS(V[0].text, "without sending its Yb (not one byte)");
+	T_HAS(V[0].text, "We fell back to a plain connection at 15.2 ms, which the peer answered.");
+}
+
+/* --encryption=require against the same peer: the verdict, a problem. */
+static void test_require_refused(void)
+{
+	start(NULL);
+	connected(0.1);
+	mse_note(3, BT_DIR_OUT, BT_MSE_STEP_SENT_Y, 359, "MSE: sent Ya");
+	good_hs(3, IH, false);
+	ev_plain(8.5, BT_EV_CLOSED, BT_DIR_IN, 0, 0);
+	judge(0);
+	T_EQ_STR(names(), "mse-refused");
+	T_CHECK(V[0].problem);
+	T_EQ_INT(V[0].kind, BT_EV_CLOSED);
+	T_EQ_STR(V[0].evidence, "in closed, 5.5 ms after our Ya, no Yb");
+	T_HAS(V[0].text, "Retry with --encryption=prefer");
+}
+
+/* Closed after Yb: our offer was refused (Transmission offered plaintext
+ * only does this). */
+static void test_mse_refused_after_yb(void)
+{
+	start(NULL);
+	connected(0.1);
+	mse_note(1, BT_DIR_OUT, BT_MSE_STEP_SENT_Y, 0, "MSE: sent Ya");
+	good_hs(1, IH, false);
+	mse_note(400, BT_DIR_IN, BT_MSE_STEP_GOT_Y, MS(399), "MSE: got Yb");
+	ev_plain(900, BT_EV_RESET, BT_DIR_IN, ECONNRESET, 0);
+	judge(0);
+	T_EQ_STR(names(), "mse-refused");
+	T_HAS(V[0].rule, "step 4");
+	T_EQ_STR(V[0].evidence, "in reset, 500.0 ms after its Yb, no crypto_select");
+	T_HAS(V[0].text, "sent its Yb 399.0 ms after our Ya");
+	T_HAS(V[0].text, "offer RC4");
+}
+
+static void test_mse_failed_no_sync(void)
+{
+	start(NULL);
+	connected(0.1);
+	mse_note(1, BT_DIR_OUT, BT_MSE_STEP_SENT_Y, 0, "MSE: sent Ya");
+	good_hs(1, IH, false);
+	mse_note(2, BT_DIR_IN, BT_MSE_STEP_GOT_Y, MS(1), "MSE: got Yb");
+	mse_note(3, BT_DIR_IN, BT_MSE_STEP_FAILED, BT_MSE_ERR_NO_SYNC,
+		 "MSE: no sync within window: encrypted VC not within 520 bytes after Yb");
+	ev_plain(3.1, BT_EV_CLOSED, BT_DIR_OUT, 0, 0);
+	judge(0);
+	T_EQ_STR(names(), "mse-failed");
+	T_CHECK(V[0].problem);
+	T_EQ_INT(V[0].dir, BT_DIR_IN);
+	T_HAS(V[0].rule, "synchronisation");
+	T_HAS(V[0].text, "encrypted VC not within 520 bytes after Yb");
+}
+
+/* prefer: no Yb in time (a plain-only peer waiting for the rest of what it
+ * takes for a handshake), then plain works. */
+static void test_mse_timeout_fallback(void)
+{
+	start(NULL);
+	connected(0.1);
+	mse_note(1, BT_DIR_OUT, BT_MSE_STEP_SENT_Y, 10, "MSE: sent Ya");
+	good_hs(1, IH, false);
+	mse_note(5001, BT_DIR_OUT, BT_MSE_STEP_TIMEOUT, MS(5000), "MSE: no whole Yb within 5000.000 ms");
+	mse_note(5001.1, BT_DIR_OUT, BT_MSE_STEP_FALLBACK, 0, "MSE: giving up");
+	redial(5001.2);
+	good_hs(5001.5, IH, false);
+	peer_hs(5002, IH, false);
+	served(5003);
+	judge(0);
+	T_EQ_STR(names(), "mse-failed");
+	T_CHECK(!V[0].problem);
+	T_EQ_STR(V[0].evidence, "MSE: no Yb in 5000.0 ms");
+	T_HAS(V[0].text, "We fell back to a plain connection at 5001.2 ms");
+}
+
+/* prefer without RC4 (no OpenSSL legacy provider): plain on the same
+ * connection, a remark. */
+static void test_mse_unavailable_prefer(void)
+{
+	start(NULL);
+	connected(0.1);
+	mse_note(0.2, BT_DIR_OUT, BT_MSE_STEP_FAILED, BT_MSE_ERR_NO_RC4,
+		 "MSE: cannot start: RC4 unavailable");
+	mse_note(0.2, BT_DIR_OUT, BT_MSE_STEP_FALLBACK, 0, "MSE unavailable: plain");
+	good_hs(0.3, IH, false);
+	peer_hs(1, IH, false);
+	served(2);
+	judge(0);
+	T_EQ_STR(names(), "mse-failed");
+	T_CHECK(!V[0].problem);
+	T_EQ_INT(V[0].dir, BT_DIR_OUT);
+	T_HAS(V[0].rule, "OpenSSL legacy provider");
+	/* require: the same failure ends the session. */
+	start(NULL);
+	connected(0.1);
+	mse_note(0.2, BT_DIR_OUT, BT_MSE_STEP_FAILED, BT_MSE_ERR_NO_RC4,
+		 "MSE: cannot start: RC4 unavailable");
+	ev_plain(0.3, BT_EV_CLOSED, BT_DIR_OUT, 0, 0);
+	judge(0);
+	T_EQ_STR(names(), "mse-failed");
+	T_CHECK(V[0].problem);
+}
+
+/* prefer: MSE refused, then the plain handshake closed too: encryption is
+ * not the cause. */
+static void test_prefer_both_refused(void)
+{
+	start(NULL);
+	connected(0.1);
+	mse_note(1, BT_DIR_OUT, BT_MSE_STEP_SENT_Y, 0, "MSE: sent Ya");
+	good_hs(1, IH, false);
+	mse_note(2, BT_DIR_IN, BT_MSE_STEP_REFUSED, 0, "MSE: the peer closed");
+	mse_note(2.1, BT_DIR_OUT, BT_MSE_STEP_FALLBACK, 0, "MSE: falling back");
+	redial(2.2);
+	good_hs(2.4, IH, false);
+	ev_plain(2.6, BT_EV_CLOSED, BT_DIR_IN, 0, 0);
+	judge(0);
+	T_EQ_STR(names(), "mse-refused,closed-on-handshake");
+	T_CHECK(!V[0].problem);
+	T_HAS(V[0].text, "We fell back to a plain connection at 2.2 ms.");
+	T_CHECK(V[1].problem);
+	T_HAS(V[1].text, "dropped our encrypted (MSE/PE) attempt at 0.0 ms as well, "
+	      "so encryption is not the cause");
+}
+
+/* probe: plain dropped, then MSE dropped too. */
+static void test_probe_both_refused(void)
+{
+	start(NULL);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	mse_note(0.4, BT_DIR_IN, BT_MSE_STEP_REFUSED, ECONNRESET, "the peer reset");
+	mse_note(0.5, BT_DIR_OUT, BT_MSE_STEP_PROBE, 0, "MSE: redialling");
+	redial(0.6);
+	mse_note(1, BT_DIR_OUT, BT_MSE_STEP_SENT_Y, 0, "MSE: sent Ya");
+	good_hs(1, IH, false);
+	ev_plain(1.5, BT_EV_RESET, BT_DIR_IN, ECONNRESET, 0);
+	judge(0);
+	T_EQ_STR(names(), "mse-refused");
+	T_CHECK(V[0].problem);
+	T_HAS(V[0].text, "It dropped our plain handshake too (at 0.4 ms)");
+	T_CHECK(D.att[0].reset);
+}
+
+/* A capture without keys: encrypted, nothing else judged; a stream whose
+ * handshake came through (plaintext selected) is judged as usual. */
+static void test_encrypted_capture(void)
+{
+	start(NULL);
+	ev_plain(0, BT_EV_CONNECTED, BT_DIR_OUT, 0, 0);
+	ev_plain(1, BT_EV_ENCRYPTED, BT_DIR_OUT, 0, 0);
+	ev_plain(900, BT_EV_CLOSED, BT_DIR_OUT, 0, 0);
+	judge(0);
+	T_EQ_STR(names(), "encrypted");
+
+	start(NULL);
+	ev_plain(0, BT_EV_CONNECTED, BT_DIR_OUT, 0, 0);
+	ev_plain(1, BT_EV_ENCRYPTED, BT_DIR_OUT, 0, 0);
+	good_hs(1, IH, false);
+	peer_hs(2, IH, false);
+	served(3);
+	judge(0);
+	T_EQ_STR(names(), "");
+}
+
+/* require against a peer that requires it: nothing to say. */
+static void test_mse_session_clean(void)
+{
+	start(NULL);
+	connected(0.1);
+	mse_ok(1);
+	served(902);
+	judge(0);
+	T_EQ_STR(names(), "");
+	T_EQ_UINT(D.natt, 0);
+	T_CHECK(D.cur.mse_done);
+}
+
+/* Attempts past BT_DIAG_MAX_ATTEMPTS: the oldest go. */
+static void test_attempts_cap(void)
+{
+	int i;
+
+	start(NULL);
+	for (i = 0; i < 7; i++) {
+		redial(i * 10);
+		good_hs(i * 10 + 1, IH, false);
+		ev_plain(i * 10 + 2, BT_EV_CLOSED, BT_DIR_IN, 0, 0);
+	}
+	judge(0);
+	T_EQ_UINT(D.natt, BT_DIAG_MAX_ATTEMPTS);
+	T_EQ_UINT(D.att[0].t_start, MS(20));
+	T_EQ_STR(names(), "closed-on-handshake");
+}
+
 /* ---- printing ----------------------------------------------------------- */
 
 static void test_print(void)
@@ -964,6 +1327,21 @@ int main(void)
 	T_RUN(test_stages_suppress);
 	T_RUN(test_summary_fields);
 	T_RUN(test_cap);
+	T_RUN(test_plain_closed_hint);
+	T_RUN(test_plain_reset_hint);
+	T_RUN(test_requires_encryption_probe);
+	T_RUN(test_requires_encryption_any_order);
+	T_RUN(test_prefer_fallback);
+	T_RUN(test_require_refused);
+	T_RUN(test_mse_refused_after_yb);
+	T_RUN(test_mse_failed_no_sync);
+	T_RUN(test_mse_timeout_fallback);
+	T_RUN(test_mse_unavailable_prefer);
+	T_RUN(test_prefer_both_refused);
+	T_RUN(test_probe_both_refused);
+	T_RUN(test_encrypted_capture);
+	T_RUN(test_mse_session_clean);
+	T_RUN(test_attempts_cap);
 	T_RUN(test_print);
 	bt_diag_free(&D);
 	return T_DONE();
