@@ -216,18 +216,12 @@ static long decode(struct be_state *s, struct bt_be_tok *toks, size_t cap,
 		if (c != 'i' && c != 'l' && c != 'd' && !is_digit(c))
 			return fail(s, BT_EINVAL, pos,
 				    "unexpected byte at start of value");
-		if (ntok == cap) {
-			/* A complete value of len bytes needs at most len / 2
-			 * tokens (each value's own bytes are >= 2), but an open
-			 * container takes one byte: with that many tokens used,
-			 * the input cannot hold a whole value yet. */
-			if (cap >= bt_be_max_tokens(s->len))
-				return fail(s, BT_NEED_MORE, s->len,
-					    "truncated: open containers exceed a whole value's tokens");
-			return fail(s, BT_ENOSPC, pos, "token array full");
-		}
+		/* Depth first: with bt_be_max_tokens() tokens, only nesting
+		 * can exhaust the array (see bencode.h). */
 		if ((c == 'l' || c == 'd') && depth >= max_depth)
 			return fail(s, BT_EDEPTH, pos, "nesting deeper than max_depth");
+		if (ntok == cap)
+			return fail(s, BT_ENOSPC, pos, "token array full");
 
 		idx = ntok++;
 		t = &toks[idx];

@@ -64,13 +64,14 @@ struct bt_be_doc {
 	size_t ntoks;
 };
 
-/* Tokens enough for any len-byte input: a whole value needs at most len / 2
- * (every value's own bytes are at least two).  With this many, a decode
- * never returns BT_ENOSPC: an input that would need more is a truncated
- * prefix (many open containers) and gets BT_NEED_MORE. */
+/* Tokens enough for any len-byte input decoded with max_depth <= 64: a
+ * whole value needs at most len / 2 (every value's own bytes are at least
+ * two), and a truncated prefix at most len / 2 + (open + 1) / 2, where the
+ * open containers (one byte each) number at most max_depth.  With this
+ * many tokens a decode never returns BT_ENOSPC. */
 static inline size_t bt_be_max_tokens(size_t len)
 {
-	return len / 2 + 1;
+	return len / 2 + BT_BE_DEFAULT_DEPTH / 2 + 2;
 }
 
 /* Decode one value from buf.  Returns bytes consumed (> 0), BT_NEED_MORE

@@ -53,6 +53,9 @@ static long decode_dict(struct bt_be_doc *doc, struct bt_be_tok *toks,
 	if (rc == BT_ENOSPC)
 		return fail(err, BT_ETOOBIG, e.off,
 			    "more than 1024 bencoded values in an extended payload");
+	if (rc == BT_EUNSUPP)
+		/* An integer beyond 64 bits: valid bencode, invalid payload. */
+		return fail(err, BT_EINVAL, e.off, e.rule);
 	if (rc < 0)
 		return rc;
 	if (doc->toks[0].type != BT_BE_DICT)

@@ -290,6 +290,10 @@ static int decode_body(struct bt_be_doc *doc, const uint8_t *b, size_t len,
 			     "not bencode: body does not start with a dictionary", 0);
 	}
 	rc = bt_be_decode(doc, b, len, toks, ntoks, &opts, &be);
+	/* Bencode's own limits (a 65-bit integer, nesting past 64) make a
+	 * response invalid, whatever the decoder calls them. */
+	if (rc == BT_EUNSUPP || rc == BT_EDEPTH)
+		rc = BT_EINVAL;
 	if (rc < 0)
 		return tfail(err, (int)rc, be.off,
 			     rc == BT_NEED_MORE ? "truncated bencode" : be.rule, 0);

@@ -108,7 +108,12 @@ static void append(char *dst, size_t cap, size_t *n, const char *s)
 	if (*n + sl + 1 <= cap) {
 		memcpy(dst + *n, s, sl + 1);
 		*n += sl;
-	} else {
+	} else if (*n < cap) {
+		/* Fill what is left, then mark the cut: "..." must land where
+		 * the text is, not after an earlier NUL. */
+		size_t room = cap - 1 - *n;
+		memcpy(dst + *n, s, room < sl ? room : sl);
+		dst[cap - 1] = '\0';
 		if (cap >= 4)
 			memcpy(dst + cap - 4, "...", 4);
 		*n = cap;        /* full: later appends change nothing */
