@@ -41,6 +41,7 @@ struct fconn {
 	bool hs_ok, ext, fast;
 	bool no_hashes;               /* rejected a hash request */
 	bool dead;
+	unsigned tolerated;           /* violations let pass on this connection */
 	uint64_t t_dial_us, t_conn_us, last_out_us, last_in_us;
 	/* Before the metadata is known (magnet): what the peer said it has. */
 	uint8_t *pend_bits;
@@ -840,20 +841,62 @@ static void drop(struct fconn *fc, int state, const char *fmt, ...)
 	down(fc, NULL);
 }
 
+/* Count and report a violation (BT_FN_VIOLATION); the first one stays in
+ * the peer's record for the summary. */
+static void report_violation(struct fconn *fc, const char *why, bool dropped)
+{
+	struct bt_fetch_peer *p = fc->p;
+	struct bt_fetch_note n;
+
+	p->violations++;
+	if (!p->violation[0])
+		snprintf(p->violation, sizeof p->violation, "%s", why);
+	memset(&n, 0, sizeof n);
+	n.kind = BT_FN_VIOLATION;
+	n.peer = p;
+	n.why = why;
+	n.dropped = dropped;
+	emit(fc->f, &n);
+}
+
+/* A violation that ends the connection and bans the peer. */
 static void violation(struct fconn *fc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void violation(struct fconn *fc, const char *fmt, ...)
 {
-	struct bt_fetch_peer *p = fc->p;
 	char why[160];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	p->violations++;
-	note(fc->f, BT_FN_VIOLATION, p, why);
+	report_violation(fc, why, true);
 	drop(fc, BT_FP_BANNED, "%s", why);
+}
+
+/* A violation that costs us nothing (see fetch.h): reported, and the
+ * connection goes on.  A peer that keeps at it would flood the report
+ * (one line each) for no purpose: past BT_FETCH_MAX_TOLERATED on one
+ * connection it is dropped like any other violator. */
+static void tolerate(struct fconn *fc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void tolerate(struct fconn *fc, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+
+	if (fc->dead)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	if (fc->tolerated >= BT_FETCH_MAX_TOLERATED) {
+		violation(fc, "%u violations on one connection, the last: %s",
+			  (unsigned)BT_FETCH_MAX_TOLERATED + 1, why);
+		return;
+	}
+	fc->tolerated++;
+	report_violation(fc, why, false);
 }
 
 static void dial(struct bt_fetch *f, struct bt_fetch_peer *p)
@@ -964,6 +1007,27 @@ static void on_handshake(struct fconn *fc, const struct bt_handshake *hs)
 	struct bt_fetch *f = fc->f;
 	struct bt_fetch_peer *p = fc->p;
 
+	/* wire.h parses any protocol string and leaves the verdict to us.
+	 * One that is not exactly <19>"BitTorrent protocol" (a letter's
+	 * case included) names another protocol: like a wrong info-hash,
+	 * nothing the peer says next can be trusted to mean what BEP 3 says
+	 * (clients compare the 20 bytes and close), so it is dropped. */
+	if (hs->problems & (BT_HS_BAD_PSTRLEN | BT_HS_BAD_PSTR)) {
+		char esc[72];
+		if (hs->pstr)
+			bt_escape_text(hs->pstr, hs->pstrlen, esc, sizeof esc);
+		else
+			snprintf(esc, sizeof esc, "?");
+		if (hs->problems & BT_HS_BAD_PSTRLEN)
+			violation(fc, "protocol string of %zu bytes '%s' in its handshake "
+				  "is not '" BT_PSTR "' (%d bytes)", hs->pstrlen, esc,
+				  BT_PSTR_LEN);
+		else
+			violation(fc, "protocol string '%s' in its handshake is not '"
+				  BT_PSTR "'%s", esc, (hs->problems & BT_HS_PSTR_CASE) ?
+				  " (letter case differs)" : "");
+		return;
+	}
 	if (memcmp(hs->info_hash, f->hs_hash, 20) != 0) {
 		violation(fc, "wrong info-hash in its handshake");
 		return;
@@ -1059,6 +1123,26 @@ static void maybe_interested(struct fconn *fc)
 		bt_conn_send_simple(&fc->c, BT_MSG_INTERESTED);
 }
 
+/* The picker refused a bitfield: say why (BEP 3 asks for exactly
+ * ceil(pieces / 8) bytes, and for the spare bits of the last one clear). */
+static void bad_bitfield(struct fconn *fc, const uint8_t *bits, size_t len)
+{
+	uint32_t n = fc->f->pk.npieces;
+	size_t want = ((size_t)n + 7) / 8;
+	unsigned spare = (unsigned)(want * 8 - n), set = 0, i;
+
+	if (len != want) {
+		violation(fc, "bitfield of %zu bytes for %u pieces (expected %zu)",
+			  len, n, want);
+		return;
+	}
+	for (i = 0; len && i < spare; i++)
+		if (bits[len - 1] & (1u << i))
+			set++;
+	violation(fc, "bitfield of %zu bytes for %u pieces has %u spare bit%s set "
+		  "past the last piece", len, n, set, set == 1 ? "" : "s");
+}
+
 static void apply_pending(struct fconn *fc)
 {
 	struct bt_fetch *f = fc->f;
@@ -1068,8 +1152,7 @@ static void apply_pending(struct fconn *fc)
 		bt_picker_peer_have_all(&f->pk, &fc->pp);
 	} else if (fc->pend_bits) {
 		if (bt_picker_peer_bitfield(&f->pk, &fc->pp, fc->pend_bits, fc->pend_len) != BT_OK) {
-			violation(fc, "bitfield of %zu bytes for %u pieces (or spare bits set)",
-				  fc->pend_len, f->pk.npieces);
+			bad_bitfield(fc, fc->pend_bits, fc->pend_len);
 			return;
 		}
 	}
@@ -1536,8 +1619,16 @@ static void on_ext(struct fconn *fc, const struct bt_msg *m)
 
 	if (m->u.ext.id == BT_EXT_ID_HANDSHAKE) {
 		struct bt_ext_hs h;
-		if (bt_ext_hs_parse(&h, m->u.ext.payload, m->u.ext.len, NULL) != BT_OK)
-			return;   /* unusable, not harmful: go on without it */
+		struct bt_be_err e;
+		if (bt_ext_hs_parse(&h, m->u.ext.payload, m->u.ext.len, &e) != BT_OK) {
+			/* Unusable, not harmful: go on without it (and
+			 * without what it offers: ut_metadata, reqq), but
+			 * name the rule it broke. */
+			tolerate(fc, "extended handshake of %zu bytes not decoded: %s at "
+				 "byte %zu; going on without it", m->u.ext.len,
+				 e.rule ? e.rule : bt_strerror(e.code), e.off);
+			return;
+		}
 		if ((h.have & BT_EXT_HAVE_REQQ) && h.reqq >= 1) {
 			fc->reqq = h.reqq > 65535 ? 65535 : (unsigned)h.reqq;
 			fc->pp.reqq = fc->reqq;
@@ -1584,6 +1675,37 @@ static void pend_have(struct fconn *fc, uint32_t idx)
 		fc->cap_have = cap;
 	}
 	fc->pend_have[fc->npend_have++] = idx;
+}
+
+/* A request no client may send: over 16 KiB (BEP 3: "close connections
+ * which request an amount greater than that"), of nothing, past the end
+ * of its piece, or for a piece past the last.  We never upload, so it
+ * costs us a reject at most: reported, tolerated.  Before the metadata
+ * (a magnet) only the length can be judged. */
+static void check_request(struct fconn *fc, uint32_t index, uint32_t begin,
+			  uint32_t length)
+{
+	const struct bt_meta *m = fc->f->m;
+	uint64_t size;
+
+	if (length > BT_BLOCK_LEN || length == 0) {
+		tolerate(fc, "request of %u bytes (piece %u begin %u): %s", length,
+			 index, begin, length ? "more than 16 KiB, which BEP 3 "
+			 "peers close the connection for" : "an empty block");
+		return;
+	}
+	if (!m)
+		return;
+	if (index >= m->piece_count) {
+		tolerate(fc, "request for piece %u, but the torrent has %u pieces",
+			 index, m->piece_count);
+		return;
+	}
+	size = bt_meta_piece_size(m, index);
+	if ((uint64_t)begin + length > size)
+		tolerate(fc, "request of %u bytes at piece %u begin %u: past the end "
+			 "of the piece (%llu bytes)", length, index, begin,
+			 (unsigned long long)size);
 }
 
 static void on_msg(struct fconn *fc, const struct bt_msg *m)
@@ -1635,8 +1757,7 @@ static void on_msg(struct fconn *fc, const struct bt_msg *m)
 		}
 		if (bt_picker_peer_bitfield(&f->pk, &fc->pp, m->u.bitfield.bits,
 					    m->u.bitfield.len) != BT_OK) {
-			violation(fc, "bitfield of %zu bytes for %u pieces (or spare bits set)",
-				  m->u.bitfield.len, f->pk.npieces);
+			bad_bitfield(fc, m->u.bitfield.bits, m->u.bitfield.len);
 			return;
 		}
 		maybe_interested(fc);
@@ -1661,6 +1782,9 @@ static void on_msg(struct fconn *fc, const struct bt_msg *m)
 		 * spin us; the next tick asks again. */
 		break;
 	case BT_MSG_REQUEST:
+		check_request(fc, m->u.req.index, m->u.req.begin, m->u.req.length);
+		if (fc->dead)
+			return;
 		/* We do not upload: with the fast extension say so. */
 		if (fc->fast) {
 			uint8_t b[32];

@@ -23,9 +23,15 @@
  *     that alone sent max_hash_fails bad pieces is dropped and not
  *     dialled again.  Protocol violations (a malformed or oversized
  *     message, a bitfield of the wrong size, a piece we never asked for,
- *     a wrong info-hash) drop the peer too; a peer that sends nothing for
- *     stall_us while requests are out is dropped and its requests go to
- *     others;
+ *     a wrong info-hash or protocol string) drop the peer too.  Two kinds
+ *     are reported but tolerated, since they cost us nothing: a request
+ *     that no client may send (over 16 KiB, past the end of its piece or
+ *     past the last piece: we do not upload, so it only gets a reject),
+ *     and an extended handshake that does not decode (we go on without
+ *     the extension protocol's offers); more than BT_FETCH_MAX_TOLERATED
+ *     of them on one connection drop the peer.  A peer that sends nothing
+ *     for stall_us while requests are out is dropped and its requests go
+ *     to others;
  *   - at start the data already on disk is checked (bt_store_verify) and
  *     only missing or bad pieces are fetched: a download killed at any
  *     moment resumes where it was, since nothing unverified is written.
@@ -53,6 +59,7 @@
 #define BT_FETCH_MAX_TRACKERS 32
 #define BT_FETCH_MAX_RANGES   256   /* --files / --pieces ranges */
 #define BT_FETCH_CLIENT       "btkit 0.1.0"
+#define BT_FETCH_MAX_TOLERATED 16   /* tolerated violations per connection */
 
 /* Where a peer came from. */
 enum bt_fetch_src { BT_FETCH_SRC_USER = 1, BT_FETCH_SRC_TRACKER = 2 };
@@ -85,7 +92,8 @@ struct bt_fetch_peer {
 	uint32_t pieces_ok;            /* verified pieces it sent blocks of */
 	uint32_t hash_fails;           /* failed pieces it sent blocks of */
 	uint32_t hash_blamed;          /* failed pieces it sent alone */
-	uint32_t violations;
+	uint32_t violations;           /* reported, tolerated ones included */
+	char violation[160];           /* the first one reported (safe text) */
 	uint32_t connects, connect_fails;
 	uint64_t up_us;                /* time connected, all connections */
 	uint64_t peak_rate;            /* bytes/s, highest seen */
@@ -101,7 +109,7 @@ enum bt_fetch_note_kind {
 	BT_FN_PEER_UP,          /* handshake done (peer: client, id) */
 	BT_FN_PEER_DOWN,        /* connection ended (peer, why) */
 	BT_FN_PEER_BANNED,      /* dropped for good (peer, why) */
-	BT_FN_VIOLATION,        /* protocol violation (peer, why) */
+	BT_FN_VIOLATION,        /* protocol violation (peer, why, dropped) */
 	BT_FN_PIECE_OK,         /* verified and written (piece, npeers ids) */
 	BT_FN_PIECE_FAILED,     /* hash mismatch (piece, ids) */
 	BT_FN_METADATA,         /* metadata received and verified (n = bytes) */
@@ -122,6 +130,9 @@ struct bt_fetch_note {
 	const char *why;                    /* text, or NULL */
 	uint64_t n;                         /* peers (TRACKER), bytes (METADATA) */
 	uint32_t good, missing, corrupt;    /* RESUME */
+	bool dropped;                       /* VIOLATION: the peer is dropped
+					       and banned for it (PEER_BANNED
+					       follows); false: tolerated */
 	uint64_t t_us;                      /* since bt_fetch_start */
 };
 

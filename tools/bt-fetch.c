@@ -368,6 +368,9 @@ static void on_note(void *arg, const struct bt_fetch_note *n)
 		case BT_FN_METADATA:
 			bt_out_uint(o, "bytes", NULL, n->n);
 			break;
+		case BT_FN_VIOLATION:
+			bt_out_bool(o, "dropped", NULL, n->dropped);
+			break;
 		case BT_FN_RESUME:
 			bt_out_uint(o, "good", NULL, n->good);
 			bt_out_uint(o, "missing", NULL, n->missing);
@@ -397,6 +400,13 @@ static void on_note(void *arg, const struct bt_fetch_note *n)
 	case BT_FN_PEER_BANNED:
 		snprintf(line, sizeof line, "peer %s dropped: %s", n->peer->name,
 			 n->why ? n->why : "");
+		break;
+	case BT_FN_VIOLATION:
+		/* One the peer is dropped for is said by the "dropped" line
+		 * that follows; a tolerated one has no other line. */
+		if (!n->dropped)
+			snprintf(line, sizeof line, "peer %s violation (tolerated): %s",
+				 n->peer->name, n->why ? n->why : "");
 		break;
 	case BT_FN_PIECE_FAILED:
 		snprintf(line, sizeof line, "piece %" PRIu32 " failed its hash check (%zu peer%s)",
@@ -540,6 +550,13 @@ static void summary(struct app *a, int result)
 		bt_out_uint(o, "hash_fails", " hash_fails ", p->hash_fails);
 		bt_out_uint(o, "hash_blamed", " alone ", p->hash_blamed);
 		bt_out_uint(o, "violations", " violations ", p->violations);
+		/* The first one; in text not when it is what the peer was
+		 * dropped for ("why" says it). */
+		if (p->violation[0] && (o->json || strcmp(p->violation, p->why) != 0)) {
+			bt_out_text(o, " (first: ");
+			bt_out_bytes(o, "violation", "", p->violation, strlen(p->violation));
+			bt_out_text(o, ")");
+		}
 		bt_out_uint(o, "wasted", " wasted ", p->wasted);
 		bt_out_uint(o, "peak_rate", " peak_rate ", p->peak_rate);
 		bt_out_uint(o, "connects", " connects ", p->connects);

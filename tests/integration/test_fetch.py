@@ -12,6 +12,11 @@ byte for byte with the source:
     (tests/hostile/bad_peer.py: wrong length prefix, oversized message,
     unrequested piece, bitfield of the wrong size, stall mid-piece, corrupt
     data): the download completes and the bad peer is reported;
+  - the same with tests/hostile/peer.py's scenarios, for the policy: a
+    wrong protocol string or a bad bitfield bans the peer with a message
+    that names the fault; a bad request or an extended handshake that does
+    not decode is reported (JSON "dropped": false, text "tolerated") and
+    the peer keeps serving;
   - --files, --pieces, a magnet link (metadata by ut_metadata), peers from
     the tracker, v2 and hybrid torrents, and an output directory with a
     symlink planted in it.
@@ -21,7 +26,9 @@ alarm; every process the harness starts is stopped by PID.
 """
 import json
 import os
+import re
 import signal
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -216,6 +223,95 @@ def t_hostile(h, hx, mode):
     return None
 
 
+# tests/hostile/peer.py scenario -> (banned?, exact text of the violation).
+# The hostile torrent: 8 MiB + 777 bytes in 64 KiB pieces = 129 pieces, a
+# bitfield of 17 bytes with 7 spare bits.
+POLICY = {
+    "bad-pstr": (True, "protocol string 'BitTorrent Protocol' in its handshake is not "
+                       "'BitTorrent protocol' (letter case differs)"),
+    "bitfield-spare": (True, "bitfield of 17 bytes for 129 pieces has 7 spare bits set "
+                             "past the last piece"),
+    "bitfield-length": (True, "bitfield of 19 bytes for 129 pieces (expected 17)"),
+    "request-1g": (False, "request of 1073741824 bytes (piece 0 begin 0): more than "
+                          "16 KiB, which BEP 3 peers close the connection for"),
+    "ext-over-cap": (False, "extended handshake of 65537 bytes not decoded: extended "
+                            "payload larger than 64 KiB at byte 65536; going on without it"),
+    "ext-malformed": (False, "extended handshake of 32 bytes not decoded: unexpected "
+                             "byte in integer at byte 29; going on without it"),
+}
+
+
+def hostile_peer(h, t, data_path, scenario):
+    """tests/hostile/peer.py SCENARIO serving T from DATA_PATH."""
+    proc = h.spawn([H.PY, os.path.join(ROOT, "tests", "hostile", "peer.py"), "--scenario",
+                    scenario, "--torrent", t.path, "--data", data_path, "--lifetime", "200"],
+                   "peer-" + scenario)
+
+    def listening():
+        if not proc.alive():
+            raise H.HarnessError("peer.py %s exited:\n%s" % (scenario, proc.log_tail()))
+        with open(proc.log_path, "rb") as f:
+            m = re.search(rb"^LISTEN (\d+)$", f.read(), re.M)
+        return int(m.group(1)) if m else None
+    port = H.wait_until(listening, 20, "peer.py %s listening" % scenario)
+    return F.SimplePeer(proc, "127.0.0.1", port)
+
+
+def t_policy(h, hx, scenario):
+    c, t, honest = hx
+    banned, text = POLICY[scenario]
+    b = hostile_peer(h, t, c.path, scenario)
+    out = h.path("out-policy-" + scenario)
+    r = F.run_fetch(["-o", out, "--no-trackers", "--stall", "1", "--peer", b.addr(),
+                     "--peer", honest.addr(), t.path], timeout=60)
+    b.stop()
+    bad = identical(r, c, out)
+    if bad:
+        return bad
+    p = r.peers.get(b.addr()) or {}
+    v = [x for x in r.kinds("violation") if x.get("peer") == b.addr()]
+    if not v or not v[0].get("why", "").startswith(text) or v[0].get("dropped") is not banned:
+        return "first violation record: %s, expected %r (dropped %s)" % (
+            v[:1], text, banned)
+    if p.get("violations") != len(v) or p.get("violation") != v[0]["why"]:
+        return "summary: violations %s, violation %r; %d records" % (
+            p.get("violations"), p.get("violation"), len(v))
+    if banned:
+        if p.get("state") != "banned" or p.get("why") != v[0]["why"]:
+            return "not banned for it: %s" % p
+    elif p.get("state") == "banned" or p.get("why") != "closed by us: complete":
+        return "dropped for a tolerated violation: %s" % p
+    elif len(v) != 1:
+        return "%d violation records, expected 1: %s" % (len(v), v)
+    return None
+
+
+def t_policy_text(h, hx):
+    """Text mode: a tolerated violation gets a line of its own on stderr
+    and shows in the summary (a dropped one is the "dropped" line)."""
+    c, t, honest = hx
+    b = hostile_peer(h, t, c.path, "ext-malformed")
+    out = h.path("out-policy-text")
+    argv = [os.path.join(F.BIN, "bt-fetch"), "-o", out, "--no-trackers", "--stall", "1",
+            "--peer", b.addr(), "--peer", honest.addr(), t.path]
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    b.stop()
+    err, txt = p.stderr.decode("utf-8", "replace"), p.stdout.decode("utf-8", "replace")
+    if p.returncode != 0:
+        return "rc %d: %s" % (p.returncode, err[-800:])
+    line = "bt-fetch: peer %s violation (tolerated): %s" % (b.addr(),
+                                                           POLICY["ext-malformed"][1])
+    if line not in err:
+        return "no %r on stderr: %s" % (line, err[-800:])
+    m = re.search(r"^  %s .* violations 1 \(first: %s\) wasted .* why closed by us: "
+                  r"complete$" % (re.escape(b.addr()), re.escape(POLICY["ext-malformed"][1])),
+                  txt, re.M)
+    if not m:
+        return "summary line: %s" % txt[-800:]
+    return None
+
+
 # ---- slice 5: selection, magnet, tracker ----------------------------------
 
 def t_files(h, m, s):
@@ -388,6 +484,11 @@ def main():
         for mode in HOSTILE:
             check("hostile_%s_next_to_libtorrent" % mode.replace("-", "_"), t_hostile, h,
                   (hc, ht, honest), mode)
+        for sc in POLICY:
+            check("violation_%s_%s" % (sc.replace("-", "_"),
+                                       "banned" if POLICY[sc][0] else "tolerated"),
+                  t_policy, h, (hc, ht, honest), sc)
+        check("violation_tolerated_text_mode", t_policy_text, h, (hc, ht, honest))
         honest.stop()
 
         ms = h.lt_seeder(mt, tracker=False)
