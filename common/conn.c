@@ -1095,6 +1095,46 @@ void bt_conn_note(struct bt_conn *c, enum bt_ev_kind kind, const char *why)
 	emit(c, &ev);
 }
 
+/* "a" or "an" before a number written in digits: "an 8-byte", "an
+ * 11-byte", "an 18000-byte", "a 104-byte". */
+static const char *article(size_t n)
+{
+	char d[24];
+	int len = snprintf(d, sizeof d, "%zu", n);
+
+	if (d[0] == '8')
+		return "an";
+	if (len % 3 == 2 && d[0] == '1' && (d[1] == '1' || d[1] == '8'))
+		return "an";
+	return "a";
+}
+
+size_t bt_conn_in_partial(const struct bt_conn *c, size_t *need, char *buf,
+			  size_t cap)
+{
+	size_t n = 0, have = c->frbuf ? bt_framer_partial(&c->fr, &n) : 0;
+	const char *what = c->peer_hs_seen ? "message" : "handshake";
+
+	if (need)
+		*need = n;
+	if (!buf || !cap)
+		return have;
+	buf[0] = 0;
+	if (!have)
+		return 0;
+	if (!n)     /* a handshake's header is its one length byte */
+		snprintf(buf, cap, "%zu bytes into a message's 4-byte length prefix", have);
+	else if (c->peer_hs_seen && have > 4)
+		/* the id byte is in: the partial frame is in the framer's
+		 * buffer (a frame whole in one read is never partial) */
+		snprintf(buf, cap, "%zu bytes into %s %zu-byte message (%s)", have,
+			 article(n), n, bt_msg_name(c->fr.buf[4]));
+	else
+		snprintf(buf, cap, "%zu bytes into %s %zu-byte %s", have, article(n), n,
+			 what);
+	return have;
+}
+
 void bt_conn_close(struct bt_conn *c)
 {
 	struct bt_event ev;

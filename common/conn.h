@@ -224,6 +224,17 @@ int bt_conn_send_extended(struct bt_conn *c, uint8_t ext_id,
  * OUT), with this connection's clock.  why must outlive the callback. */
 void bt_conn_note(struct bt_conn *c, enum bt_ev_kind kind, const char *why);
 
+/* The peer's frame in progress, for a note when a wait runs out while a
+ * message is half-received (a peer sending a byte at a time): returns the
+ * bytes of it read so far (0: none; the stream is between frames), *need
+ * (may be NULL) its whole size including the prefix (0: the length prefix
+ * itself is incomplete).  buf (may be NULL; cap > 0) gets the text
+ * "6 bytes into an 8-byte message (bitfield)" ("2 bytes into a message's
+ * 4-byte length prefix", "30 bytes into a 68-byte handshake"), or "" when
+ * nothing is half-received. */
+size_t bt_conn_in_partial(const struct bt_conn *c, size_t *need, char *buf,
+			  size_t cap);
+
 /* Close our side now (unsent bytes are dropped) and report CLOSED, dir
  * OUT.  No-op when already done. */
 void bt_conn_close(struct bt_conn *c);

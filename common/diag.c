@@ -46,6 +46,10 @@ static const struct { enum bt_verdict_id id; const char *name; } names[] = {
 	{ BT_V_REQUIRES_ENCRYPTION, "requires-encryption" },
 	{ BT_V_MSE_REFUSED, "mse-refused" },
 	{ BT_V_MSE_FAILED, "mse-failed" },
+	{ BT_V_BAD_BITFIELD, "bad-bitfield" },
+	{ BT_V_HAVE_RANGE, "have-out-of-range" },
+	{ BT_V_UNREQUESTED, "unrequested-piece" },
+	{ BT_V_STALLED, "stalled-mid-message" },
 };
 
 const char *bt_verdict_name(enum bt_verdict_id id)
@@ -90,6 +94,13 @@ void bt_diag_end(struct bt_diag *d, uint64_t t_us)
 	d->t_end = t_us;
 }
 
+void bt_diag_partial(struct bt_diag *d, uint64_t have, uint64_t need)
+{
+	d->partial_have = have;
+	d->partial_need = have ? need : 0;
+	d->t_partial = d->t_last;
+}
+
 static void copy_why(char *dst, size_t cap, const char *why)
 {
 	if (!why) {
@@ -127,6 +138,64 @@ static bool bits_room(struct bt_diag *d, uint64_t i)
 static bool bit_get(const struct bt_diag *d, uint64_t i)
 {
 	return i / 8 < d->bits_cap && (d->bits[i / 8] >> (7 - i % 8) & 1);
+}
+
+/* The bits of byte i of a bitfield that stand for pieces (all of them
+ * when the piece count is unknown). */
+static uint8_t piece_mask(uint64_t piece_count, uint64_t i)
+{
+	if (!piece_count || (i + 1) * 8 <= piece_count)
+		return 0xff;
+	if (i * 8 >= piece_count)
+		return 0;
+	return (uint8_t)(0xff << (8 - piece_count % 8));
+}
+
+static unsigned popcount8(uint8_t b)
+{
+	return (unsigned)__builtin_popcount(b);
+}
+
+/* A bitfield with spare bits set or of the wrong length (BEP 3): the
+ * first one is the evidence. */
+static void bad_bitfield(struct bt_diag *d, uint64_t t, uint64_t len, uint64_t spare)
+{
+	if (d->bad_bitfield)
+		return;
+	d->bad_bitfield = true;
+	d->t_bad_bitfield = t;
+	d->bad_bitfield_len = len;
+	d->spare_set = spare;
+}
+
+void bt_diag_set_piece_count(struct bt_diag *d, uint32_t piece_count)
+{
+	uint64_t i, past = 0, first = 0, set = 0;
+
+	if (!piece_count || d->o.piece_count == piece_count)
+		return;
+	d->o.piece_count = piece_count;
+	for (i = 0; i < d->bits_cap; i++) {
+		uint8_t m = piece_mask(piece_count, i), b = d->bits[i];
+		set += popcount8(b & m);
+		if (b & (uint8_t)~m) {
+			if (!past)
+				first = i * 8 + (uint64_t)__builtin_clz((unsigned)(b & (uint8_t)~m)) - 24;
+			past += popcount8(b & (uint8_t)~m);
+		}
+		d->bits[i] = b & m;
+	}
+	if (!d->have_all && d->announce != BT_MSG_HAVE_NONE)
+		d->pieces_set = set;
+	if (d->bitfield_bits &&
+	    (past || d->bitfield_bits / 8 != ((uint64_t)piece_count + 7) / 8))
+		bad_bitfield(d, d->t_announce, d->bitfield_bits / 8, past);
+	else if (past && !d->have_range) {
+		/* no bitfield: the bits came from haves */
+		d->have_range = (uint32_t)past;
+		d->have_range_first = (uint32_t)first;
+		d->t_have_range = d->t_announce;
+	}
 }
 
 /* Whether the peer announced piece i: 1 yes, 0 no, -1 unknown. */
@@ -183,6 +252,22 @@ static struct bt_diag_req *find_req(struct bt_diag *d, uint32_t index,
 		struct bt_diag_req *r = &d->req[k];
 		if (r->state == RQ_DROPPED && r->index == index &&
 		    r->begin == begin && r->length == length)
+			return r;
+	}
+	return NULL;
+}
+
+/* A request in state st for index and begin; with the same length, or
+ * (same_len false) any length. */
+static struct bt_diag_req *find_state(struct bt_diag *d, int st, uint32_t index,
+				      uint32_t begin, uint32_t length, bool same_len)
+{
+	size_t k;
+
+	for (k = 0; k < d->nreq; k++) {
+		struct bt_diag_req *r = &d->req[k];
+		if (r->state == st && r->index == index && r->begin == begin &&
+		    (!same_len || r->length == length))
 			return r;
 	}
 	return NULL;
@@ -249,15 +334,22 @@ static void msg_in(struct bt_diag *d, const struct bt_event *ev, const struct bt
 	switch (m->kind) {
 	case BT_MSG_BITFIELD: {
 		size_t i, n = m->u.bitfield.len;
-		uint64_t set = 0;
+		uint64_t set = 0, spare = 0, pc = d->o.piece_count;
+		/* With the piece count known, bits past it (spare bits, extra
+		 * bytes) are neither pieces nor kept: BEP 3 violations. */
 		if (n && bits_room(d, (uint64_t)n * 8 - 1 < BT_DIAG_MAX_PIECES ?
 				   (uint64_t)n * 8 - 1 : BT_DIAG_MAX_PIECES - 1)) {
 			size_t k = n < d->bits_cap ? n : d->bits_cap;
 			for (i = 0; i < k; i++)
-				d->bits[i] |= m->u.bitfield.bits[i];
+				d->bits[i] |= m->u.bitfield.bits[i] & piece_mask(pc, i);
 		}
-		for (i = 0; i < n; i++)
-			set += (uint64_t)__builtin_popcount(m->u.bitfield.bits[i]);
+		for (i = 0; i < n; i++) {
+			uint8_t b = m->u.bitfield.bits[i], mk = piece_mask(pc, i);
+			set += popcount8(b & mk);
+			spare += popcount8(b & (uint8_t)~mk);
+		}
+		if (pc && (spare || (uint64_t)n != (pc + 7) / 8))
+			bad_bitfield(d, ev->t_us, n, spare);
 		/* aria2 may send a bitfield again mid-connection: the
 		 * bitmap is the union, the count the latest. */
 		d->bitfield_bits = (uint64_t)n * 8;
@@ -282,6 +374,14 @@ static void msg_in(struct bt_diag *d, const struct bt_event *ev, const struct bt
 		break;
 	case BT_MSG_HAVE:
 		d->haves++;
+		if (d->o.piece_count && m->u.index >= d->o.piece_count) {
+			/* no such piece: not counted, not an announcement */
+			if (!d->have_range++) {
+				d->have_range_first = m->u.index;
+				d->t_have_range = ev->t_us;
+			}
+			break;
+		}
 		if (!bit_get(d, m->u.index)) {
 			if (bits_room(d, m->u.index))
 				d->bits[m->u.index / 8] |= (uint8_t)(0x80u >> (m->u.index % 8));
@@ -321,17 +421,36 @@ static void msg_in(struct bt_diag *d, const struct bt_event *ev, const struct bt
 		d->peer_interested = false;
 		break;
 	case BT_MSG_PIECE: {
-		struct bt_diag_req *r = find_req(d, m->u.piece.index, m->u.piece.begin,
-						 (uint32_t)m->u.piece.len);
+		uint32_t len = m->u.piece.len > UINT32_MAX ? UINT32_MAX :
+			       (uint32_t)m->u.piece.len;
+		struct bt_diag_req *r = find_req(d, m->u.piece.index, m->u.piece.begin, len);
 		d->pieces_in++;
 		d->piece_bytes_in += m->u.piece.len;
-		if (d->pieces_in == 1)
-			d->t_first_piece = ev->t_us;
+		/* BEP 3: a cancel may cross the piece it cancels. */
+		if (!r)
+			r = find_state(d, RQ_CANCELLED, m->u.piece.index, m->u.piece.begin,
+				       len, true);
 		if (r) {
 			r->state = RQ_ANSWERED;
 			r->t_done = ev->t_us;
-		} else {
-			d->unexpected_in++;
+			if (!d->answered_in++)
+				d->t_first_piece = ev->t_us;
+		} else if (!d->req_untracked) {
+			const struct bt_diag_req *same =
+				find_state(d, RQ_PENDING, m->u.piece.index, m->u.piece.begin,
+					   len, false);
+			bool dup = find_state(d, RQ_ANSWERED, m->u.piece.index,
+					      m->u.piece.begin, len, true) != NULL;
+			d->dup_in += dup;
+			if (!d->unexpected_in++) {
+				d->unexp_index = m->u.piece.index;
+				d->unexp_begin = m->u.piece.begin;
+				d->unexp_len = len;
+				d->t_unexp = ev->t_us;
+				d->unexp_dup = dup;
+				d->unexp_len_differs = !dup && same;
+				d->unexp_asked_len = same ? same->length : 0;
+			}
 		}
 		break;
 	}
@@ -1333,6 +1452,91 @@ static bool stage_requests(struct vlist *L, const struct bt_diag *d, uint64_t en
 	return any;
 }
 
+/* What the peer announced breaks BEP 3: a bitfield of the wrong size or
+ * with spare bits set, haves past the last piece.  Problems (BEP 3 says
+ * to drop such a peer), though they explain no silence. */
+static void announce_verdicts(struct vlist *L, const struct bt_diag *d)
+{
+	uint64_t pc = d->o.piece_count, want = (pc + 7) / 8;
+	struct bt_verdict *v;
+
+	if (d->bad_bitfield) {
+		bool len_bad = d->bad_bitfield_len != want;
+		v = add(L, BT_V_BAD_BITFIELD, "BEP 3, bitfield: clients should drop the "
+			"connection if they receive bitfields that are not of the correct "
+			"size, or if the bitfield has any of the spare bits set", true,
+			d->t_bad_bitfield, BT_DIR_IN, BT_EV_MSG, BT_MSG_BITFIELD);
+		EVID(v, "in bitfield of %" PRIu64 " bytes for %" PRIu64 " pieces, %" PRIu64
+		     " bits set past piece %" PRIu64, d->bad_bitfield_len, pc, d->spare_set,
+		     pc - 1);
+		if (len_bad)
+			TEXT(v, "The peer's bitfield is %" PRIu64 " bytes: wrong bitfield "
+			     "length, as %" PRIu64 " pieces take %" PRIu64 " byte%s (one bit "
+			     "per piece, the last byte padded). ", d->bad_bitfield_len, pc,
+			     want, want == 1 ? "" : "s");
+		if (d->spare_set)
+			TEXT(v, "%s%" PRIu64 " bit%s set past the last piece (%" PRIu64 "): "
+			     "bitfield spare bits set, which BEP 3 requires to be clear. ",
+			     len_bad ? "It has " : "The peer's bitfield has ", d->spare_set,
+			     d->spare_set == 1 ? "" : "s", pc - 1);
+		TEXT(v, "They are not counted as pieces here; a strict client drops the "
+		     "connection on such a bitfield.");
+	}
+	if (d->have_range) {
+		v = add(L, BT_V_HAVE_RANGE, "BEP 3, have: the index of a piece the "
+			"peer has, 0 to the piece count - 1", true, d->t_have_range,
+			BT_DIR_IN, BT_EV_MSG, BT_MSG_HAVE);
+		EVID(v, "in have index %" PRIu32 ", %" PRIu64 " pieces", d->have_range_first, pc);
+		TEXT(v, "The peer sent have for index %" PRIu32 " (%" PRIu32 " have "
+		     "message%s past the end in all): have index out of range, as the "
+		     "torrent's %" PRIu64 " pieces are numbered 0 to %" PRIu64 ". Not "
+		     "counted; a strict client drops the connection here.",
+		     d->have_range_first, d->have_range, d->have_range == 1 ? "" : "s",
+		     pc, pc - 1);
+	}
+}
+
+/* Blocks nobody asked for: a remark (the data is not counted as an
+ * answer), not a failure. */
+static void unrequested_verdict(struct vlist *L, const struct bt_diag *d)
+{
+	struct bt_verdict *v;
+	char m1[32];
+	uint32_t n = d->unexpected_in;
+
+	if (!n)
+		return;
+	v = add(L, BT_V_UNREQUESTED, "BEP 3, request and piece: a piece message "
+		"carries a block that was requested", false, d->t_unexp, BT_DIR_IN,
+		BT_EV_MSG, BT_MSG_PIECE);
+	EVID(v, "in piece index %" PRIu32 " begin %" PRIu32 " length %" PRIu32 ", %s",
+	     d->unexp_index, d->unexp_begin, d->unexp_len,
+	     d->unexp_dup ? "received already" : d->unexp_len_differs ?
+	     "not the length requested" : "never requested");
+	if (n == 1)
+		TEXT(v, "The peer sent a block that answers no request of ours: at %s, "
+		     "piece %" PRIu32 " begin %" PRIu32 " length %" PRIu32 ", which ",
+		     ms(d->t_unexp, m1, sizeof m1), d->unexp_index, d->unexp_begin,
+		     d->unexp_len);
+	else
+		TEXT(v, "The peer sent %" PRIu32 " blocks that answer no request of "
+		     "ours. The first, at %s (piece %" PRIu32 " begin %" PRIu32 " length "
+		     "%" PRIu32 "), ", n, ms(d->t_unexp, m1, sizeof m1), d->unexp_index,
+		     d->unexp_begin, d->unexp_len);
+	if (d->unexp_dup)
+		TEXT(v, "repeats a block it had sent already.");
+	else if (d->unexp_len_differs)
+		TEXT(v, "has the index and offset of a request but not its length "
+		     "(we asked for %" PRIu32 " bytes): it does not answer it.",
+		     d->unexp_asked_len);
+	else
+		TEXT(v, "was never requested.");
+	if (d->dup_in && !(n == 1 && d->unexp_dup))
+		TEXT(v, " %" PRIu32 " of them repeat blocks sent already.", d->dup_in);
+	TEXT(v, " Unrequested data is not counted as an answer; it wastes "
+	     "bandwidth, and a strict client drops a peer that sends it.");
+}
+
 size_t bt_diag_verdicts(const struct bt_diag *d, struct bt_verdict *out, size_t cap)
 {
 	struct vlist L = { out, cap, 0, { 0 } };
@@ -1340,7 +1544,7 @@ size_t bt_diag_verdicts(const struct bt_diag *d, struct bt_verdict *out, size_t 
 	uint64_t end = d->t_end > d->t_last ? d->t_end : d->t_last;
 	uint64_t stop = t_stop(d, end);
 	char m1[32], m2[32];
-	bool explained = false, has_pieces;
+	bool explained = false, has_pieces, stalled;
 
 	if (d->connect_failed) {
 		int e = d->connect_err;
@@ -1388,10 +1592,42 @@ size_t bt_diag_verdicts(const struct bt_diag *d, struct bt_verdict *out, size_t 
 		     "client would drop the connection here.", d->malformed_why);
 		explained = true;
 	}
+	announce_verdicts(&L, d);
+
+	/* The wait ended inside a message of the peer: what it was sending
+	 * (a bitfield, an unchoke) is unknown, and everything after it in
+	 * the stream waits behind it, so "nothing announced" and "never
+	 * unchoked" cannot be judged. */
+	stalled = d->peer_hs && d->partial_have && !d->closed_in && !d->reset_in;
+	if (stalled) {
+		uint64_t h = d->partial_have, n = d->partial_need;
+		v = add(&L, BT_V_STALLED, "BEP 3, peer messages: a length prefix, then "
+			"that many bytes", true, d->t_partial, BT_DIR_IN,
+			d->timeout && d->t_timeout == d->t_partial ? BT_EV_TIMEOUT :
+			BT_EV_MSG, -1);
+		if (n)
+			EVID(v, "in %" PRIu64 " of the %" PRIu64 " bytes of a message, then "
+			     "nothing more", h, n);
+		else
+			EVID(v, "in %" PRIu64 " bytes of a length prefix, then nothing more", h);
+		TEXT(v, "When %s at %s, the peer had sent ",
+		     d->timeout && d->t_timeout == d->t_partial ? "our wait ran out" :
+		     "the session ended", ms(d->t_partial, m1, sizeof m1));
+		if (n)
+			TEXT(v, "%" PRIu64 " of the %" PRIu64 " bytes of a message", h, n);
+		else
+			TEXT(v, "%" PRIu64 " of the 4 bytes of a message's length prefix", h);
+		TEXT(v, ". It sends slowly or has stalled mid-message (a peer that "
+		     "trickles a byte at a time holds the connection at little cost). "
+		     "That message may be the one we waited for, and whatever it sends "
+		     "next waits behind it: whether it has pieces or would unchoke us "
+		     "cannot be judged. Wait longer (-t), or give up on this peer.");
+		explained = true;
+	}
 
 	/* Stage: does the peer have anything? */
 	has_pieces = d->have_all || d->pieces_set > 0;
-	if (!has_pieces && d->peer_hs) {
+	if (!has_pieces && d->peer_hs && !stalled) {
 		if (d->announce == BT_MSG_HAVE_NONE) {
 			v = add(&L, BT_V_NO_PIECES, "BEP 6, Have None", true, d->t_announce,
 				BT_DIR_IN, BT_EV_MSG, BT_MSG_HAVE_NONE);
@@ -1424,7 +1660,7 @@ size_t bt_diag_verdicts(const struct bt_diag *d, struct bt_verdict *out, size_t 
 	}
 
 	/* Stage: interest and unchoke. */
-	if (d->peer_hs && !d->unchoked_ever && has_pieces) {
+	if (d->peer_hs && !d->unchoked_ever && has_pieces && !stalled) {
 		if (!d->interested_ever && stop - d->t_peer_hs >= d->o.unchoke_wait_us) {
 			v = add(&L, BT_V_NOT_INTERESTED, "BEP 3, peer messages: data "
 				"transfer takes place whenever one side is interested and "
@@ -1462,6 +1698,7 @@ size_t bt_diag_verdicts(const struct bt_diag *d, struct bt_verdict *out, size_t 
 	}
 
 	explained |= stage_requests(&L, d, end);
+	unrequested_verdict(&L, d);
 
 	if ((d->closed_in || d->reset_in) && d->peer_hs && !explained) {
 		v = add(&L, BT_V_PEER_CLOSED, "BEP 3", true, d->t_closed_in, BT_DIR_IN,

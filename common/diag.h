@@ -72,6 +72,10 @@ enum bt_verdict_id {
 	BT_V_REQUIRES_ENCRYPTION,/* plain dropped, MSE answered (same run) */
 	BT_V_MSE_REFUSED,        /* closed/reset during our MSE handshake */
 	BT_V_MSE_FAILED,         /* MSE broke a rule, or no answer in time */
+	BT_V_BAD_BITFIELD,       /* wrong length, or spare bits set (piece_count) */
+	BT_V_HAVE_RANGE,         /* have for an index >= piece_count */
+	BT_V_UNREQUESTED,        /* piece answering no request of ours (remark) */
+	BT_V_STALLED,            /* the wait ended inside a message of the peer */
 };
 
 struct bt_verdict {
@@ -172,10 +176,22 @@ struct bt_diag {
 	uint64_t t_announce;
 	bool have_all;
 	uint64_t bitfield_bits;  /* bits in the bitfield (8 * bytes) */
-	uint64_t pieces_set;     /* pieces the peer announced, counted once */
+	uint64_t pieces_set;     /* pieces the peer announced, counted once;
+				    with piece_count known only those below it */
 	uint32_t haves;
-	uint8_t *bits;           /* BT_DIAG_MAX_PIECES bits at most, or NULL */
+	uint8_t *bits;           /* BT_DIAG_MAX_PIECES bits at most, or NULL;
+				    with piece_count known no bit past it */
 	size_t bits_cap;         /* bytes */
+	/* BEP 3 violations, judged when piece_count is known: a bitfield of
+	 * the wrong length or with spare bits set (bits at or past
+	 * piece_count, the extra bytes' included), haves past the end. */
+	bool bad_bitfield;
+	uint64_t t_bad_bitfield;
+	uint64_t bad_bitfield_len;  /* its length in bytes */
+	uint64_t spare_set;         /* its bits set at or past piece_count */
+	uint32_t have_range;        /* haves with index >= piece_count */
+	uint32_t have_range_first;  /* the first such index */
+	uint64_t t_have_range;
 
 	bool unchoked;           /* the peer does not choke us now */
 	bool unchoked_ever;
@@ -191,8 +207,18 @@ struct bt_diag {
 	uint32_t fast[BT_DIAG_MAX_FAST];
 	size_t nfast;
 	uint32_t pieces_in, rejects_in, unexpected_in;
-	uint64_t t_first_piece, t_first_reject;
+	uint64_t t_first_piece;  /* the first piece that answers a request */
+	uint64_t t_first_reject;
 	uint64_t piece_bytes_in;
+	uint32_t answered_in;    /* pieces that answered a request of ours */
+	/* Pieces answering no request (unexpected_in of them; not judged
+	 * when requests went untracked): the first one, and whether it
+	 * repeats an answered block or differs only in length from a
+	 * request at the same index and begin (asked_len: its length). */
+	uint32_t unexp_index, unexp_begin, unexp_len, unexp_asked_len;
+	uint64_t t_unexp;
+	bool unexp_dup, unexp_len_differs;
+	uint32_t dup_in;         /* of unexpected_in: repeats */
 
 	bool closed_in, reset_in, closed_out;
 	uint64_t t_closed_in, t_closed_out;
@@ -201,6 +227,9 @@ struct bt_diag {
 	bool timeout;
 	uint64_t t_timeout;
 	char timeout_why[96];
+	/* bt_diag_partial: the peer's stream ended inside a frame. */
+	uint64_t partial_have, partial_need;
+	uint64_t t_partial;
 	bool malformed_in;
 	uint64_t t_malformed;
 	char malformed_why[96];
@@ -222,6 +251,18 @@ void bt_diag_free(struct bt_diag *d);
 void bt_diag_feed(struct bt_diag *d, const struct bt_event *ev);
 /* The timeline ends at t_us (e.g. when the tool stopped waiting). */
 void bt_diag_end(struct bt_diag *d, uint64_t t_us);
+/* At the last event so far, the peer's stream stood `have` bytes into a
+ * frame of `need` bytes (0: inside its length prefix), e.g. when a wait
+ * ran out (conn.h bt_conn_in_partial).  After its handshake, this
+ * outranks the "nothing announced" and unchoke verdicts: what it was
+ * sending may be the very message we waited for ("stalled-mid-message").
+ * have 0 forgets it (the rest arrived). */
+void bt_diag_partial(struct bt_diag *d, uint64_t have, uint64_t need);
+/* The torrent's piece count became known mid-session (metadata fetched
+ * from the peer): recount what the peer announced and judge the bitfield
+ * and the haves seen so far, as if it had been known from the start
+ * (haves past the end are judged only from then on). */
+void bt_diag_set_piece_count(struct bt_diag *d, uint32_t piece_count);
 
 /* Writes up to cap verdicts, in the order of the connection's life, and
  * returns how many there are (more than cap: out was too small). */

@@ -746,11 +746,31 @@ static void finish(struct probe *p)
 		bt_conn_close(&p->c);
 }
 
+/* A wait ran out.  When the peer is in the middle of a message (one
+ * sent a byte at a time), say so: the message we wait for may be behind
+ * it, and the diagnosis must not take the silence for an answer. */
+static void timed_out(struct probe *p, const char *what)
+{
+	char part[96];
+	size_t need = 0, have = 0;
+
+	if (p->c.state == BT_CONN_OPEN)
+		have = bt_conn_in_partial(&p->c, &need, part, sizeof part);
+	if (have)
+		snprintf(p->note, sizeof p->note, "%s, the peer %s", what, part);
+	else
+		snprintf(p->note, sizeof p->note, "%s", what);
+	bt_conn_note(&p->c, BT_EV_TIMEOUT, p->note);
+	if (have)       /* after the note: its time is the evidence */
+		bt_diag_partial(&p->d, have, need);
+}
+
 static void timeout_note(struct probe *p, const char *what)
 {
-	snprintf(p->note, sizeof p->note, "%s within %" PRIu64 " ms", what,
-		 p->app->o.timeout_us / 1000);
-	bt_conn_note(&p->c, BT_EV_TIMEOUT, p->note);
+	char b[128];
+
+	snprintf(b, sizeof b, "%s within %" PRIu64 " ms", what, p->app->o.timeout_us / 1000);
+	timed_out(p, b);
 }
 
 static void send_ext_handshake(struct probe *p)
@@ -930,6 +950,7 @@ static void on_metadata(struct probe *p, const struct bt_msg *m)
 	p->pc.piece_count = s->meta.piece_count;
 	p->pc.piece_length = s->meta.piece_length;
 	p->pc.total_size = s->meta.total_size;
+	bt_diag_set_piece_count(&p->d, s->meta.piece_count);
 	snprintf(p->note, sizeof p->note, "metadata: %zu bytes in %" PRIu32
 		 " piece(s), hashes to the info-hash: %" PRIu32 " pieces of %" PRIu64 " bytes",
 		 p->md_len, p->md_next + 1, s->meta.piece_count, s->meta.piece_length);
@@ -1030,10 +1051,13 @@ static void on_timer(struct bt_loop *l, struct bt_timer *t)
 		finish(p);
 		break;
 	case PH_BLOCKS:
-		snprintf(p->note, sizeof p->note,
-			 "%" PRIu32 " of %" PRIu32 " requests unanswered after %" PRIu64 " ms",
-			 p->nblocks - p->answered, p->nblocks, p->app->o.timeout_us / 1000);
-		bt_conn_note(&p->c, BT_EV_TIMEOUT, p->note);
+		{
+			char b[128];
+			snprintf(b, sizeof b, "%" PRIu32 " of %" PRIu32 " requests unanswered "
+				 "after %" PRIu64 " ms", p->nblocks - p->answered, p->nblocks,
+				 p->app->o.timeout_us / 1000);
+			timed_out(p, b);
+		}
 		finish(p);
 		break;
 	case PH_STAY:
@@ -1082,19 +1106,41 @@ static void send_handshake(struct probe *p)
 	bt_conn_send_handshake(&p->c, &h);
 }
 
+/* The length we requested for block k (send_requests). */
+static uint64_t block_len(const struct probe *p, uint32_t k)
+{
+	uint64_t bs = p->app->o.block_size, begin = (uint64_t)k * bs;
+
+	return p->psize && begin + bs > p->psize ? p->psize - begin : bs;
+}
+
+/* A block counts only when index, begin AND length are those of a
+ * request still outstanding: anything else (never asked for, another
+ * length, a repeat) is noted on the timeline and left out of the piece
+ * (diag.h judges it too: "unrequested-piece"). */
 static void on_block(struct probe *p, const struct bt_msg *m)
 {
-	uint32_t bs = p->app->o.block_size, k;
+	uint32_t bs = p->app->o.block_size, k = 0;
+	const char *why = NULL;
 
-	if (!p->requested || m->u.piece.index != p->piece || m->u.piece.begin % bs)
+	if (!p->requested || m->u.piece.index != p->piece || m->u.piece.begin % bs ||
+	    (k = m->u.piece.begin / bs) >= p->nblocks)
+		why = "never requested";
+	else if (m->u.piece.len != block_len(p, k))
+		why = "not the length requested";
+	else if (p->gotmap[k])
+		why = p->gotmap[k] == 1 ? "received already" : "rejected already";
+	if (why) {
+		snprintf(p->note, sizeof p->note, "piece index %" PRIu32 " begin %" PRIu32
+			 " length %zu %s: not counted", m->u.piece.index, m->u.piece.begin,
+			 m->u.piece.len, why);
+		bt_conn_note(&p->c, BT_EV_NOTE, p->note);
 		return;
-	k = m->u.piece.begin / bs;
-	if (k >= p->nblocks || p->gotmap[k])
-		return;
+	}
 	p->gotmap[k] = 1;
 	p->answered++;
 	p->received++;
-	if (p->pbuf && m->u.piece.begin + (uint64_t)m->u.piece.len <= p->psize)
+	if (p->pbuf)
 		memcpy(p->pbuf + m->u.piece.begin, m->u.piece.data, m->u.piece.len);
 }
 
@@ -1105,7 +1151,7 @@ static void on_reject(struct probe *p, const struct bt_msg *m)
 	if (!p->requested || m->u.req.index != p->piece || m->u.req.begin % bs)
 		return;
 	k = m->u.req.begin / bs;
-	if (k >= p->nblocks || p->gotmap[k])
+	if (k >= p->nblocks || p->gotmap[k] || m->u.req.length != block_len(p, k))
 		return;
 	p->gotmap[k] = 2;
 	p->answered++;
@@ -1635,7 +1681,7 @@ static void put_facts(struct bt_out *o, const struct probe *p)
 	if (after)
 		bt_out_text(o, " after interested)");
 	if (p->requested) {
-		put_ms(o, "first_block_ms", ", first block at ", d->pieces_in > 0,
+		put_ms(o, "first_block_ms", ", first block at ", d->answered_in > 0,
 		       d->t_first_piece);
 		bt_out_uint(o, "blocks", ", blocks ", p->received);
 		bt_out_uint(o, "blocks_requested", "/", p->nblocks);
@@ -1730,6 +1776,7 @@ struct swarm {
 	struct app *a;
 	struct bt_trk_client *tc;
 	struct bt_trk_req *reqs;
+	bool *done;                   /* reqs[i]'s done() has run */
 	size_t nreqs, pending;
 	char (*peers)[64];
 	size_t npeers;
@@ -1739,6 +1786,7 @@ static void on_announce(struct bt_trk_req *r)
 {
 	struct swarm *w = r->arg;
 
+	w->done[r - w->reqs] = true;
 	w->pending--;
 }
 
@@ -1753,17 +1801,66 @@ static void add_peer(struct swarm *w, const char *addr)
 		snprintf(w->peers[w->npeers++], sizeof w->peers[0], "%s", addr);
 }
 
+/* The withdrawal (event=stopped) is a courtesy to the trackers that
+ * listed us: it gets this long at most, whatever --timeout says, so that
+ * it does not count against the user's bound. */
+#define STOP_WAIT_US 1000000u
+
+static void tracker_req(struct swarm *w, size_t i, int event)
+{
+	struct app *a = w->a;
+	const struct subject *s = &a->s;
+	struct bt_trk_req *r = &w->reqs[i];
+
+	bt_trk_req_init(r);
+	r->kind = BT_TRK_ANNOUNCE;
+	if (s->have_meta) {
+		r->url = (const char *)s->meta.trackers[i].url.p;
+		r->url_len = s->meta.trackers[i].url.len;
+	} else {
+		r->url = (const char *)s->mg.tr[i].p;
+		r->url_len = s->mg.tr[i].len;
+	}
+	memcpy(r->ann.info_hash, s->info_hash, 20);
+	memcpy(r->ann.peer_id, a->peer_id, 20);
+	r->ann.port = OUR_ANNOUNCE_PORT;
+	r->ann.left = s->have_meta ? s->meta.total_size : 1;
+	r->ann.numwant = event == BT_TRK_EV_STOPPED ? 0 : 200;
+	r->ann.compact = BT_TRK_COMPACT_YES;
+	r->ann.event = event;
+	r->done = on_announce;
+	r->arg = w;
+	w->done[i] = false;
+	if (bt_trk_start(w->tc, r) == 0) {
+		w->pending++;
+	} else {
+		w->done[i] = true;
+		r->fail = BT_TRKF_LOCAL;
+		snprintf(r->msg, sizeof r->msg, "cannot start the request");
+	}
+}
+
+static void wait_trackers(struct swarm *w, uint64_t us)
+{
+	uint64_t deadline = bt_now_us() + us;
+
+	while (w->pending && bt_now_us() < deadline)
+		bt_loop_once(&w->a->loop, 200000);
+}
+
 /* Announce to every tracker of the torrent (all at once, each bounded by
- * --timeout), print each answer, collect the peers; then leave again
- * with event=stopped so the probe does not stay listed. */
+ * --timeout), print each answer with print.h's tracker printer (as
+ * bt-announce does), collect the peers; then leave again with
+ * event=stopped, only where the announce was answered (a tracker that
+ * never answered, or refused us, has not listed us), so the probe does
+ * not stay listed. */
 static void ask_trackers(struct swarm *w)
 {
 	struct app *a = w->a;
 	const struct subject *s = &a->s;
 	struct bt_trk_opts to;
-	size_t i, n = s->have_meta ? s->meta.ntrackers : s->mg.ntr;
-	uint64_t deadline;
-	int round;
+	size_t i, k, n = s->have_meta ? s->meta.ntrackers : s->mg.ntr;
+	bool *listed;
 
 	if (!n) {
 		warnx("the torrent names no tracker: give peers with --peer");
@@ -1774,68 +1871,56 @@ static void ask_trackers(struct swarm *w)
 	if (bt_trk_client_new(&w->tc, &a->loop, &to) != 0)
 		errx(EXIT_PROBLEM, "cannot start the tracker client");
 	w->reqs = calloc(n, sizeof *w->reqs);
-	if (!w->reqs)
+	w->done = calloc(n, sizeof *w->done);
+	listed = calloc(n, sizeof *listed);
+	if (!w->reqs || !w->done || !listed)
 		err(EXIT_PROBLEM, "malloc");
 	w->nreqs = n;
-	for (round = 0; round < 2; round++) {
-		for (i = 0; i < n; i++) {
-			struct bt_trk_req *r = &w->reqs[i];
-			if (round)
-				bt_trk_req_free(r);
-			bt_trk_req_init(r);
-			r->kind = BT_TRK_ANNOUNCE;
-			if (s->have_meta) {
-				r->url = (const char *)s->meta.trackers[i].url.p;
-				r->url_len = s->meta.trackers[i].url.len;
-			} else {
-				r->url = (const char *)s->mg.tr[i].p;
-				r->url_len = s->mg.tr[i].len;
-			}
-			memcpy(r->ann.info_hash, s->info_hash, 20);
-			memcpy(r->ann.peer_id, a->peer_id, 20);
-			r->ann.port = OUR_ANNOUNCE_PORT;
-			r->ann.left = s->have_meta ? s->meta.total_size : 1;
-			r->ann.numwant = round ? 0 : 200;
-			r->ann.compact = BT_TRK_COMPACT_YES;
-			r->ann.event = round ? BT_TRK_EV_STOPPED : BT_TRK_EV_NONE;
-			r->done = on_announce;
-			r->arg = w;
-			if (bt_trk_start(w->tc, r) == 0)
-				w->pending++;
+	for (i = 0; i < n; i++)
+		tracker_req(w, i, BT_TRK_EV_NONE);
+	/* trk.h ends every request by --timeout; the slack is for its loop. */
+	wait_trackers(w, a->o.timeout_us + 2000000u);
+	for (i = 0; i < n; i++) {
+		struct bt_trk_req *r = &w->reqs[i];
+		char url[512], addr[BT_ADDR_STRLEN];
+
+		if (!w->done[i]) {
+			/* trk.h's own deadline should have ended it by now */
+			bt_trk_cancel(r);
+			r->fail = BT_TRKF_TIMEOUT;
+			snprintf(r->msg, sizeof r->msg, "no answer within %.1f s",
+				 (double)(a->o.timeout_us + 2000000u) / 1e6);
 		}
-		deadline = bt_now_us() + a->o.timeout_us + 2000000u;
-		while (w->pending && bt_now_us() < deadline)
-			bt_loop_once(&a->loop, 200000);
-		if (round)
-			break;
-		for (i = 0; i < n; i++) {
-			struct bt_trk_req *r = &w->reqs[i];
-			char url[512], addr[BT_ADDR_STRLEN];
-			size_t k;
-			snprintf(url, sizeof url, "%.*s", (int)(r->url_len < 500 ? r->url_len : 500), r->url);
-			if (r->fail != BT_TRKF_OK) {
-				bt_out_begin(&a->out);
-				bt_out_str(&a->out, "kind", NULL, "tracker-error");
-				bt_out_str(&a->out, "url", "tracker ", url);
-				bt_out_str(&a->out, "fail", ": ", bt_trk_fail_name(r->fail));
-				bt_out_str(&a->out, "msg", " ", r->msg);
-				bt_out_end(&a->out);
-				continue;
-			}
-			bt_print_trk_announce(&a->out, NULL, url, &r->resp, r->peers, r->info,
-					      r->resp.nstored);
-			for (k = 0; k < r->resp.nstored; k++) {
-				if (r->peers[k].port == OUR_ANNOUNCE_PORT || r->peers[k].port == 0)
-					continue;   /* ourselves, or a peer that gave no port */
-				add_peer(w, bt_addr_fmt(&r->peers[k], addr, sizeof addr));
-			}
+		snprintf(url, sizeof url, "%.*s", (int)(r->url_len < 500 ? r->url_len : 500),
+			 r->url);
+		bt_out_begin(&a->out);
+		bt_print_trk_req_fields(&a->out, NULL, url, r);
+		bt_print_trk_req_lists(&a->out, NULL, r);
+		bt_out_end(&a->out);
+		if (r->fail != BT_TRKF_OK)
+			continue;
+		listed[i] = true;
+		for (k = 0; k < r->resp.nstored; k++) {
+			if (r->peers[k].port == OUR_ANNOUNCE_PORT || r->peers[k].port == 0)
+				continue;   /* ourselves, or a peer that gave no port */
+			add_peer(w, bt_addr_fmt(&r->peers[k], addr, sizeof addr));
 		}
 	}
+	fflush(a->out.f);
+	w->pending = 0;
+	for (i = 0; i < n; i++) {
+		bt_trk_req_free(&w->reqs[i]);
+		if (listed[i])
+			tracker_req(w, i, BT_TRK_EV_STOPPED);
+	}
+	wait_trackers(w, a->o.timeout_us < STOP_WAIT_US ? a->o.timeout_us : STOP_WAIT_US);
 	w->pending = 0;
 	for (i = 0; i < n; i++) {
 		bt_trk_cancel(&w->reqs[i]);
 		bt_trk_req_free(&w->reqs[i]);
 	}
+	free(listed);
+	free(w->done);
 	free(w->reqs);
 	bt_trk_client_free(w->tc);
 }

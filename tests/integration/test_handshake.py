@@ -400,6 +400,10 @@ def t_swarm_trackers(torrent, peers):
     got = sorted(r["peer"] for r in rows)
     if not ann or s.rc != 0:
         return fail(s, "exit %d, %d announce records" % (s.rc, len(ann)))
+    # bt-announce's record (print.h bt_print_trk_req_fields): outcome and peers
+    for a in ann:
+        if a.get("ok") is not True or a.get("error") is not None or not a.get("peers"):
+            return fail(s, "announce record %r" % a)
     if got != want:
         return fail(s, "rows for %r, expected %r" % (got, want))
     if sw is None or sw["peers"] != len(want) or sw["answered"] != len(want) \

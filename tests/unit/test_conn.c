@@ -518,6 +518,63 @@ static void test_require_refused(void)
 	peer_stop();
 }
 
+/* bt_conn_in_partial: what a timeout note says about the peer's frame in
+ * progress.  The framer is fed directly (white box: recv() feeds it the
+ * same way), so every split is exact. */
+static void test_in_partial(void)
+{
+	struct bt_conn_cfg cfg;
+	struct bt_conn c;
+	struct bt_frame f;
+	uint8_t hs[BT_HS_LEN], r[8] = { 0 }, bf[8] = { 0, 0, 0, 4, BT_MSG_BITFIELD, 0xff, 0xff, 0x80 };
+	uint8_t big[4] = { 0, 0, 0x46, 0x4f };   /* prefix 17999: an 18003-byte frame */
+	char b[96];
+	size_t need = 99;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.peer.ss_family = AF_INET;
+	cfg.peer_len = sizeof(struct sockaddr_in);
+	cfg.on_event = on_event;
+	T_EQ_INT(bt_conn_init(&c, &L, &cfg), BT_OK);
+	T_EQ_UINT(bt_conn_in_partial(&c, &need, b, sizeof b), 0);
+	T_EQ_UINT(need, 0);
+	T_EQ_STR(b, "");
+	/* 30 bytes of the handshake */
+	bt_handshake_encode(hs, r, IH, PEER_ID);
+	T_EQ_INT(bt_framer_feed(&c.fr, hs, 30, &f), 30);
+	T_EQ_UINT(bt_conn_in_partial(&c, &need, b, sizeof b), 30);
+	T_EQ_UINT(need, BT_HS_LEN);
+	T_EQ_STR(b, "30 bytes into a 68-byte handshake");
+	T_EQ_INT(bt_framer_feed(&c.fr, hs + 30, sizeof hs - 30, &f), (long)(sizeof hs - 30));
+	T_EQ_INT(f.kind, BT_FRAME_HANDSHAKE);
+	c.peer_hs_seen = true;
+	T_EQ_UINT(bt_conn_in_partial(&c, NULL, b, sizeof b), 0);
+	T_EQ_STR(b, "");
+	/* a bitfield, a byte at a time */
+	T_EQ_INT(bt_framer_feed(&c.fr, bf, 2, &f), 2);
+	T_EQ_UINT(bt_conn_in_partial(&c, &need, b, sizeof b), 2);
+	T_EQ_UINT(need, 0);
+	T_EQ_STR(b, "2 bytes into a message's 4-byte length prefix");
+	T_EQ_INT(bt_framer_feed(&c.fr, bf + 2, 2, &f), 2);
+	T_EQ_UINT(bt_conn_in_partial(&c, &need, b, sizeof b), 4);
+	T_EQ_UINT(need, 8);
+	T_EQ_STR(b, "4 bytes into an 8-byte message");
+	T_EQ_INT(bt_framer_feed(&c.fr, bf + 4, 2, &f), 2);
+	T_EQ_UINT(bt_conn_in_partial(&c, NULL, b, sizeof b), 6);
+	T_EQ_STR(b, "6 bytes into an 8-byte message (bitfield)");
+	T_EQ_UINT(bt_conn_in_partial(&c, NULL, NULL, 0), 6);
+	T_EQ_INT(bt_framer_feed(&c.fr, bf + 6, 2, &f), 2);
+	T_EQ_INT(f.kind, BT_FRAME_MSG);
+	T_EQ_UINT(bt_conn_in_partial(&c, NULL, b, sizeof b), 0);
+	/* "an 18003-byte" (eighteen thousand); a short buffer is cut */
+	T_EQ_INT(bt_framer_feed(&c.fr, big, 4, &f), 4);
+	T_EQ_UINT(bt_conn_in_partial(&c, NULL, b, sizeof b), 4);
+	T_EQ_STR(b, "4 bytes into an 18003-byte message");
+	T_EQ_UINT(bt_conn_in_partial(&c, NULL, b, 8), 4);
+	T_EQ_STR(b, "4 bytes");
+	bt_conn_free(&c);
+}
+
 /* Not a mode: init refuses it. */
 static void test_bad_mode(void)
 {
@@ -542,6 +599,7 @@ int main(void)
 	if (bt_mse_rc4_available(NULL) != BT_OK) {
 		printf("skip test_conn (no RC4: OpenSSL legacy provider)\n");
 		T_RUN(test_off);
+		T_RUN(test_in_partial);
 		bt_loop_free(&L);
 		return T_DONE();
 	}
@@ -553,6 +611,7 @@ int main(void)
 	T_RUN(test_probe);
 	T_RUN(test_require_refused);
 	T_RUN(test_bad_mode);
+	T_RUN(test_in_partial);
 	bt_loop_free(&L);
 	return T_DONE();
 }

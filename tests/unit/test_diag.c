@@ -889,6 +889,314 @@ static void test_cap(void)
 	T_EQ_STR(one[0].name, "request-too-big");
 }
 
+/* ---- what the peer announced, with the piece count known (BEP 3) ------- */
+
+static const struct bt_diag_opts P17 = { .piece_count = 17 };
+
+static void have(double t, uint32_t i)
+{
+	uint8_t b[16];
+	struct bt_wr w;
+
+	bt_wr_init(&w, b, sizeof b);
+	bt_msg_put_have(&w, i);
+	msg(t, BT_DIR_IN, b, w.len);
+}
+
+/* After the announcement: interested, unchoke, nothing else to judge. */
+static void unchoked_after(double t)
+{
+	simple(t, BT_DIR_OUT, BT_MSG_INTERESTED);
+	simple(t + 1, BT_DIR_IN, BT_MSG_UNCHOKE);
+}
+
+/* 17 pieces in 3 bytes, the 7 spare bits set: 17 pieces, not 24. */
+static void test_bitfield_spare_bits(void)
+{
+	uint8_t bits[3] = { 0xff, 0xff, 0xff };
+
+	start(&P17);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	peer_hs(0.4, IH, false);
+	bitfield(0.5, bits, 3);
+	unchoked_after(1);
+	judge(3000);
+	T_EQ_STR(names(), "bad-bitfield");
+	T_CHECK(V[0].problem);
+	T_EQ_UINT(V[0].t_us, 500);
+	T_EQ_INT(V[0].msg_id, BT_MSG_BITFIELD);
+	T_EQ_STR(V[0].evidence, "in bitfield of 3 bytes for 17 pieces, 7 bits set past piece 16");
+	T_HAS(V[0].text, "7 bits set past the last piece (16): bitfield spare bits set");
+	T_HAS(V[0].rule, "spare bits set");
+	T_EQ_UINT(D.pieces_set, 17);
+	T_EQ_UINT(D.spare_set, 7);
+	T_EQ_UINT(D.bits[2], 0x80);   /* the spare bits are not kept */
+}
+
+/* Two bytes too many: wrong length, and their bits are not pieces. */
+static void test_bitfield_too_long(void)
+{
+	uint8_t bits[5] = { 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	start(&P17);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	peer_hs(0.4, IH, false);
+	bitfield(0.5, bits, 5);
+	unchoked_after(1);
+	judge(3000);
+	T_EQ_STR(names(), "bad-bitfield");
+	T_EQ_STR(V[0].evidence, "in bitfield of 5 bytes for 17 pieces, 23 bits set past piece 16");
+	T_HAS(V[0].text, "is 5 bytes: wrong bitfield length, as 17 pieces take 3 bytes");
+	T_HAS(V[0].text, "It has 23 bits set past the last piece");
+	T_EQ_UINT(D.pieces_set, 17);
+}
+
+/* Too short, no spare bit: only the length is named. */
+static void test_bitfield_too_short(void)
+{
+	uint8_t bits[2] = { 0xff, 0xff };
+
+	start(&P17);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	peer_hs(0.4, IH, false);
+	bitfield(0.5, bits, 2);
+	unchoked_after(1);
+	judge(3000);
+	T_EQ_STR(names(), "bad-bitfield");
+	T_HAS(V[0].text, "is 2 bytes: wrong bitfield length");
+	T_CHECK(!strstr(V[0].text, "spare bits set"));
+	T_EQ_UINT(D.pieces_set, 16);
+}
+
+/* A correct bitfield: nothing to say. */
+static void test_bitfield_exact(void)
+{
+	uint8_t bits[3] = { 0xff, 0xff, 0x80 };
+
+	start(&P17);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	peer_hs(0.4, IH, false);
+	bitfield(0.5, bits, 3);
+	unchoked_after(1);
+	judge(3000);
+	T_EQ_STR(names(), "");
+	T_EQ_UINT(D.pieces_set, 17);
+}
+
+/* have 17 of 17 pieces: not counted, not an announcement. */
+static void test_have_out_of_range(void)
+{
+	uint8_t bits[3] = { 0xff, 0xff, 0x80 };
+
+	start(&P17);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	peer_hs(0.4, IH, false);
+	bitfield(0.5, bits, 3);
+	have(0.6, 17);
+	have(0.7, 4000000000u);
+	unchoked_after(1);
+	judge(3000);
+	T_EQ_STR(names(), "have-out-of-range");
+	T_CHECK(V[0].problem);
+	T_EQ_UINT(V[0].t_us, 600);
+	T_EQ_STR(V[0].evidence, "in have index 17, 17 pieces");
+	T_HAS(V[0].text, "(2 have messages past the end in all): have index out of range");
+	T_EQ_UINT(D.pieces_set, 17);
+	T_EQ_UINT(D.have_range, 2);
+}
+
+/* Only out-of-range haves: no piece, and no "have" announcement. */
+static void test_have_out_of_range_only(void)
+{
+	start(&P17);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	peer_hs(0.4, IH, false);
+	have(0.6, 20);
+	judge(3000);
+	T_EQ_STR(names(), "have-out-of-range,no-pieces");
+	T_EQ_UINT(D.pieces_set, 0);
+	T_EQ_INT(D.announce, 0);
+}
+
+/* Without a piece count every bit counts (a magnet); once the metadata
+ * gives it, the count is redone and the bitfield judged. */
+static void test_set_piece_count(void)
+{
+	uint8_t bits[3] = { 0xff, 0xff, 0xff };
+
+	start(NULL);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	peer_hs(0.4, IH, false);
+	bitfield(0.5, bits, 3);
+	T_EQ_UINT(D.pieces_set, 24);
+	T_CHECK(!D.bad_bitfield);
+	bt_diag_set_piece_count(&D, 17);
+	T_EQ_UINT(D.pieces_set, 17);
+	T_EQ_UINT(D.spare_set, 7);
+	unchoked_after(1);
+	judge(3000);
+	T_EQ_STR(names(), "bad-bitfield");
+	T_EQ_UINT(V[0].t_us, 500);
+}
+
+/* ...and haves past the end, without a bitfield. */
+static void test_set_piece_count_haves(void)
+{
+	start(NULL);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	peer_hs(0.4, IH, false);
+	have(0.5, 3);
+	have(0.6, 19);
+	T_EQ_UINT(D.pieces_set, 2);
+	bt_diag_set_piece_count(&D, 17);
+	T_EQ_UINT(D.pieces_set, 1);
+	unchoked_after(1);
+	judge(3000);
+	T_EQ_STR(names(), "have-out-of-range");
+	T_EQ_UINT(D.have_range_first, 19);
+}
+
+/* ---- blocks nobody asked for ------------------------------------------- */
+
+static void asked_one(void)
+{
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	peer_hs(0.4, IH, false);
+	simple(0.5, BT_DIR_IN, BT_MSG_HAVE_ALL);
+	unchoked_after(1);
+	request(3, 0, 0, 16384);
+}
+
+/* Before the block we asked for: a remark, and not the first block. */
+static void test_unrequested_piece(void)
+{
+	start(&P17);
+	asked_one();
+	piece(3.5, 1, 16384, 16384);
+	piece(4, 0, 0, 16384);
+	judge(3000);
+	T_EQ_STR(names(), "unrequested-piece");
+	T_CHECK(!V[0].problem);
+	T_EQ_UINT(V[0].t_us, 3500);
+	T_EQ_STR(V[0].evidence, "in piece index 1 begin 16384 length 16384, never requested");
+	T_HAS(V[0].text, "at 3.5 ms, piece 1 begin 16384 length 16384, which was never requested");
+	T_EQ_UINT(D.unexpected_in, 1);
+	T_EQ_UINT(D.answered_in, 1);
+	T_EQ_UINT(D.pieces_in, 2);
+	T_EQ_UINT(D.t_first_piece, 4000);
+}
+
+/* Index and begin of a request, another length (the 128 KiB block). */
+static void test_piece_wrong_length(void)
+{
+	start(&P17);
+	asked_one();
+	piece(3.5, 0, 0, 8192);
+	judge(3000);
+	T_EQ_STR(names(), "requests-ignored,unrequested-piece");
+	T_EQ_STR(V[1].evidence, "in piece index 0 begin 0 length 8192, not the length requested");
+	T_HAS(V[1].text, "(we asked for 16384 bytes): it does not answer it");
+	T_EQ_UINT(D.answered_in, 0);
+	T_EQ_UINT(D.t_first_piece, 0);
+}
+
+static void test_piece_repeated(void)
+{
+	start(&P17);
+	asked_one();
+	piece(4, 0, 0, 16384);
+	piece(5, 0, 0, 16384);
+	piece(6, 2, 0, 16384);
+	judge(3000);
+	T_EQ_STR(names(), "unrequested-piece");
+	T_EQ_STR(V[0].evidence, "in piece index 0 begin 0 length 16384, received already");
+	T_HAS(V[0].text, "The peer sent 2 blocks that answer no request of ours");
+	T_HAS(V[0].text, "repeats a block it had sent already");
+	T_HAS(V[0].text, " 1 of them repeat blocks sent already");
+	T_EQ_UINT(D.dup_in, 1);
+}
+
+/* BEP 3: a piece may cross our cancel; it answers the request. */
+static void test_piece_after_cancel(void)
+{
+	uint8_t b[32];
+	struct bt_wr w;
+
+	start(&P17);
+	asked_one();
+	bt_wr_init(&w, b, sizeof b);
+	bt_msg_put_cancel(&w, 0, 0, 16384);
+	msg(3.2, BT_DIR_OUT, b, w.len);
+	piece(3.5, 0, 0, 16384);
+	judge(3000);
+	T_EQ_STR(names(), "");
+	T_EQ_UINT(D.answered_in, 1);
+}
+
+/* ---- a wait that ends inside a message --------------------------------- */
+
+/* The bitfield arrives a byte a second: half of it is in when the wait
+ * for unchoke runs out.  Not "the peer has no piece". */
+static void test_stalled_mid_message(void)
+{
+	struct bt_event e;
+
+	start(&P17);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	peer_hs(0.4, IH, false);
+	simple(1000, BT_DIR_OUT, BT_MSG_INTERESTED);
+	memset(&e, 0, sizeof e);
+	e.t_us = MS(4000);
+	e.kind = BT_EV_TIMEOUT;
+	e.dir = BT_DIR_OUT;
+	e.why = "no unchoke within 3000 ms, the peer 4 bytes into an 8-byte message";
+	bt_diag_feed(&D, &e);
+	bt_diag_partial(&D, 4, 8);
+	judge(4001);
+	T_EQ_STR(names(), "stalled-mid-message");
+	T_CHECK(V[0].problem);
+	T_EQ_UINT(V[0].t_us, 4000000);
+	T_EQ_INT(V[0].kind, BT_EV_TIMEOUT);
+	T_EQ_STR(V[0].evidence, "in 4 of the 8 bytes of a message, then nothing more");
+	T_HAS(V[0].text, "When our wait ran out at 4000.0 ms, the peer had sent 4 of the 8 bytes");
+	/* inside the length prefix */
+	bt_diag_partial(&D, 2, 0);
+	judge(4001);
+	T_EQ_STR(V[0].evidence, "in 2 bytes of a length prefix, then nothing more");
+	/* the rest came after all: back to the ordinary verdicts */
+	bt_diag_partial(&D, 0, 0);
+	judge(4001);
+	T_EQ_STR(names(), "no-pieces");
+}
+
+/* The peer closed mid-message: that close is the story (peer-closed),
+ * not a stall. */
+static void test_partial_then_closed(void)
+{
+	uint8_t bits[3] = { 0xff, 0xff, 0x80 };
+
+	start(&P17);
+	connected(0.1);
+	good_hs(0.2, IH, false);
+	peer_hs(0.4, IH, false);
+	bitfield(0.5, bits, 3);
+	simple(1, BT_DIR_OUT, BT_MSG_INTERESTED);
+	bt_diag_partial(&D, 14, 104);
+	ev_plain(2, BT_EV_CLOSED, BT_DIR_IN, 0, 0);
+	judge(0);
+	T_EQ_STR(names(), "peer-closed");
+}
+
 /* ---- encryption (MSE/PE) ------------------------------------------------ */
 
 /* An MSE step as conn.c reports it: a note whose err is the step. */
@@ -1327,6 +1635,20 @@ int main(void)
 	T_RUN(test_stages_suppress);
 	T_RUN(test_summary_fields);
 	T_RUN(test_cap);
+	T_RUN(test_bitfield_spare_bits);
+	T_RUN(test_bitfield_too_long);
+	T_RUN(test_bitfield_too_short);
+	T_RUN(test_bitfield_exact);
+	T_RUN(test_have_out_of_range);
+	T_RUN(test_have_out_of_range_only);
+	T_RUN(test_set_piece_count);
+	T_RUN(test_set_piece_count_haves);
+	T_RUN(test_unrequested_piece);
+	T_RUN(test_piece_wrong_length);
+	T_RUN(test_piece_repeated);
+	T_RUN(test_piece_after_cancel);
+	T_RUN(test_stalled_mid_message);
+	T_RUN(test_partial_then_closed);
 	T_RUN(test_plain_closed_hint);
 	T_RUN(test_plain_reset_hint);
 	T_RUN(test_requires_encryption_probe);
