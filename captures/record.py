@@ -25,6 +25,11 @@ Scenarios and the captures they write:
                announcing to a stand-in tracker that gzips its answers
                as trackers behind a compressing web server do:
                tracker-http-gzip.pcap
+    keylog     an encrypted session made with btkit's own MSE module (the
+               tests/unit/test_mse_live driver, RC4) against a libtorrent
+               seeder that requires encryption, with the key log the driver
+               writes: mse-keylog.pcap, mse-keylog.keys, and
+               mse-keylog.live (what the driver saw in plaintext)
     mtu1500    libtorrent seeder and leecher with 1448-byte segments: run
                inside a network namespace whose lo has MTU 1500 and no
                segmentation offload (record.sh sets it up):
@@ -196,6 +201,36 @@ def s_gzip(h, out):
     save(cap.path, out, "tracker-http-gzip.pcap")
 
 
+def s_keylog(h, out):
+    # The driver is our initiator (mse.h) with our handshake as the IA, an
+    # encrypted "interested" after it; it appends the key log line.  Once
+    # bt-handshake speaks MSE, `bt-handshake --encryption=require --keylog
+    # F -D` can record a whole download the same way.
+    live = os.path.join(os.path.dirname(BIN), "tests", "test_mse_live")
+    if not os.access(live, os.X_OK):
+        raise H.HarnessError("%s not built" % live)
+    c = h.single_file(name="keylog.bin", size=96 * KiB + 13, seed="cap-keylog")
+    t = h.torrent(c, maker="mktorrent", piece_length=32 * KiB)
+    s = h.seeder("libtorrent", t, "require")
+    keys = h.path("cap") + "/mse-keylog.keys"
+    cap = C.Tcpdump(h, h.path("cap") + "/mse-keylog.pcap", "tcp port %d" % s.port)
+    env = dict(os.environ, BTKIT_MSE_PEER="%s:%d" % (s.host, s.port),
+               BTKIT_MSE_INFOHASH=t.handshake_hash.hex(), BTKIT_MSE_NAME="keylog",
+               BTKIT_MSE_SOURCE=H.next_source_addr(), BTKIT_MSE_PROVIDE="2",
+               BTKIT_MSE_EXPECT="rc4", BTKIT_MSE_KEYLOG=keys, BTKIT_MSE_TIMEOUT="10")
+    r = subprocess.run([live], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60)
+    cap.stop()
+    text = r.stdout.decode("utf-8", "replace")
+    if r.returncode != 0 or "not ok" in text:
+        raise H.HarnessError("test_mse_live failed: %s" % text[-800:])
+    save(cap.path, out, "mse-keylog.pcap")
+    save(keys, out, "mse-keylog.keys")
+    with open(os.path.join(out, "mse-keylog.live"), "w") as f:
+        f.write("".join(ln + "\n" for ln in text.splitlines() if ln.startswith("#")))
+    note("keylog: %s" % " / ".join(ln for ln in text.splitlines() if "messages" in ln))
+
+
 def s_mtu1500(h, out):
     c = h.single_file(name="mtu.bin", size=320 * KiB + 11, seed="cap-mtu")
     t = h.torrent(c, maker="mktorrent", piece_length=64 * KiB)
@@ -210,7 +245,7 @@ def s_mtu1500(h, out):
 
 SCENARIOS = {"download": s_download, "fast": s_fast, "metadata": s_metadata,
              "udp": s_udp, "mse": s_mse, "diag": s_diag, "gzip": s_gzip,
-             "mtu1500": s_mtu1500}
+             "keylog": s_keylog, "mtu1500": s_mtu1500}
 
 
 def main():

@@ -15,7 +15,7 @@ BTKIT_BIN=${BTKIT_BIN:-$(cd .. && pwd)/build/bin}
 export BTKIT_BIN
 NS=btkit-rec-$$
 trap 'ip netns del "$NS" 2>/dev/null || true' EXIT INT TERM
-for s in ${*:-download fast metadata udp mse diag gzip mtu1500}; do
+for s in ${*:-download fast metadata udp mse diag gzip keylog mtu1500}; do
 	if [ "$s" = mtu1500 ]; then
 		ip netns add "$NS"
 		ip netns exec "$NS" ip link set lo mtu 1500 up

@@ -8,12 +8,13 @@
  *   - peer wire: every handshake and message as a struct bt_event (the
  *     same events bt-handshake makes live), for the printer (print.h) and
  *     the diagnosis (diag.h);
- *   - HTTP tracker requests and responses (chunked, gzip and deflate
- *     bodies decoded), UDP tracker packets (BEP 15);
+ *   - HTTP tracker requests and responses (httpdec.h: chunked, gzip and
+ *     deflate bodies decoded), UDP tracker packets (udpdec.h, BEP 15), as
+ *     tracker records (trkrec.h);
  *   - at each flow's end a summary (struct bt_dec_flow), also for flows it
  *     could not decode, with the reason.
  *
- * What a flow carries is decided by its bytes, never by its port:
+ * What a flow carries is decided by its bytes (sniff.h), never by its port:
  *   - a direction starting with "\x13BitTorrent protocol" is the peer wire;
  *     so is one whose first bytes hold that string in another case or
  *     place (a broken handshake: decoded as one, its problems reported),
@@ -27,6 +28,14 @@
  *     of well-formed messages, found within max_scan bytes, is decoded from
  *     there on and the bytes before it reported as the key exchange
  *     (BT_EV_ENCRYPTED).  Otherwise the direction is reported encrypted.
+ *     With a key-log line for the flow's endpoints (bt_dec_keylog_add),
+ *     it is decrypted instead: MSE's passive decoder (mse.h) follows both
+ *     key exchanges, the payload after them is decoded as a plain stream
+ *     (offsets stay the TCP stream's), and the exchange is reported as
+ *     the live connection reports its own: BT_EV_NOTE events whose err is
+ *     an enum bt_mse_step.  A line whose key does not decrypt the
+ *     initiator's third message is not used: the flow decodes exactly as
+ *     without it, its reason saying so.
  *   - a flow whose start was not captured (no SYN) is picked up at the
  *     first plausible message boundary: a run of at least 3 messages (2
  *     with -d) whose lengths, ids and fields all make sense, or a
@@ -59,32 +68,29 @@
  * side that sent it.  Views in events live during the call.
  *
  * Memory does not grow with the capture: flows are capped (cfg.flow), and
- * every buffer the decoder holds (framer, scan, HTTP) is charged to
- * cfg.mem_budget; a flow that would exceed it is reported as not decoded
- * ("memory cap").  Nothing here prints on its own or exits; the
- * bt_dec_print_* helpers write records through out.h when asked. */
+ * every buffer the decoder holds (framer, scan, HTTP, zlib) is charged to
+ * one budget of cfg.mem_budget bytes (budget.h); a flow that would exceed
+ * it is reported as not decoded ("memory cap").  Nothing here prints on
+ * its own or exits; decprint.h writes the records through out.h. */
 #ifndef BT_DECODE_H
 #define BT_DECODE_H
 
 #include "bt.h"
+#include "budget.h"
 #include "event.h"
 #include "flow.h"
-#include "out.h"
+#include "keylog.h"
 #include "pkt.h"
-#include "tracker.h"
+#include "trkrec.h"
+#include "udpdec.h"
 #include "wire.h"
 
 #define BT_DEC_MAX_FORCE    16
 #define BT_DEC_DEF_SCAN     ((size_t)256 << 10) /* bytes scanned for a boundary */
 #define BT_DEC_DEF_BUDGET   ((size_t)256 << 20) /* all decoder buffers */
-#define BT_DEC_DEF_HTTP     ((size_t)1 << 20)   /* one HTTP body */
-#define BT_DEC_DEF_UDPCONV  1024u               /* UDP tracker conversations */
-#define BT_DEC_HTTP_HDR_MAX 16384               /* request/response head */
 #define BT_DEC_MAX_CHOKES   32                  /* choke timeline kept */
 #define BT_DEC_MAX_PIECEIDX ((uint32_t)1 << 20) /* pieces told apart */
 #define BT_DEC_V_MAX        64                  /* bytes of "v" kept */
-#define BT_DEC_MAX_HASHES   74                  /* info-hashes of a scrape kept */
-#define BT_DEC_TRK_PEERS    512                 /* peers of one answer kept */
 
 /* Message counters: index = message id 0..23, then these. */
 enum {
@@ -103,8 +109,8 @@ struct bt_dec_cfg {
 	uint32_t max_msg_len;         /* framer cap; 0: BT_FRAMER_DEFAULT_MAX */
 	size_t max_scan;              /* per direction; 0: BT_DEC_DEF_SCAN */
 	size_t mem_budget;            /* 0: BT_DEC_DEF_BUDGET */
-	size_t max_http_body;         /* 0: BT_DEC_DEF_HTTP */
-	size_t max_udp_conv;          /* 0: BT_DEC_DEF_UDPCONV */
+	size_t max_http_body;         /* 0: BT_HTTPDEC_DEF_BODY */
+	size_t max_udp_conv;          /* 0: BT_UDPDEC_DEF_CONV */
 	uint16_t force_port[BT_DEC_MAX_FORCE]; /* -d PORT: TCP and UDP */
 	size_t nforce;
 };
@@ -139,6 +145,7 @@ struct bt_dec_dirsum {
 	size_t v_len;
 	bool mse;                     /* began with an MSE/PE key exchange */
 	bool plain_after_mse;         /* ... and plaintext was found after it */
+	bool decrypted;               /* ... decrypted with a key-log line */
 	bool midstream;               /* its start was not captured */
 	bool fin, rst;
 	uint64_t t_hs, t_first_piece, t_first, t_last;
@@ -165,90 +172,9 @@ struct bt_dec_flow {
 	uint64_t gaps, conflicts;     /* GAP events; retransmissions that
 					 differed from the first copy */
 	uint64_t trk_requests, trk_responses;
+	uint32_t mse_select;          /* decrypted: BT_MSE_CRYPTO_RC4 or _PLAIN
+					 as crypto_select said; 0 unknown */
 	void *user;
-};
-
-/* ---- tracker records ---------------------------------------------------- */
-
-/* A decoded announce or scrape query (HTTP GET).  Integers are -1 when
- * absent; views point into the request and live during the callback. */
-struct bt_dec_query {
-	bool scrape;                  /* path's last component starts "scrape" */
-	size_t nhash;                 /* info_hash= parameters */
-	uint8_t hashes[BT_DEC_MAX_HASHES][20]; /* the first ones */
-	bool have_peer_id;
-	uint8_t peer_id[20];
-	int64_t port, uploaded, downloaded, left, numwant, compact, no_peer_id,
-		corrupt, redundant, supportcrypto, requirecrypto;
-	int event;                    /* enum bt_trk_event; -1 absent, -2 unknown */
-	const char *event_s;  size_t event_len;  /* as sent, percent-encoded */
-	const char *key;      size_t key_len;
-	const char *ip;       size_t ip_len;
-	const char *trackerid; size_t trackerid_len;
-	size_t unknown;               /* other parameters */
-	const char *bad;              /* static: the first problem found */
-};
-
-enum bt_dec_trk_kind {
-	BT_DEC_TRK_HTTP_REQ = 1,
-	BT_DEC_TRK_HTTP_RESP,
-	BT_DEC_TRK_UDP_CONNECT,       /* request */
-	BT_DEC_TRK_UDP_CONNECTED,     /* response */
-	BT_DEC_TRK_UDP_ANNOUNCE,
-	BT_DEC_TRK_UDP_ANNOUNCE_RESP,
-	BT_DEC_TRK_UDP_SCRAPE,
-	BT_DEC_TRK_UDP_SCRAPE_RESP,
-	BT_DEC_TRK_UDP_ERROR,
-	BT_DEC_TRK_UDP_OTHER,         /* a packet of a known conversation that
-					 is none of the above; err says why */
-};
-const char *bt_dec_trk_kind_name(int k);
-
-/* One tracker record; only the members of its kind are set.  Views live
- * during the callback. */
-struct bt_dec_trk {
-	int kind;                     /* enum bt_dec_trk_kind */
-	uint64_t ts_us;               /* absolute */
-	uint64_t t_us;                /* since the flow's / conversation's start */
-	uint64_t conv;                /* TCP flow id, or UDP conversation id */
-	bool udp;
-	enum bt_dir dir;              /* OUT: client to tracker */
-	struct bt_flow_ep src, dst;
-	const char *url;              /* "http://127.0.0.1:6969/announce" */
-
-	/* HTTP request */
-	const char *method;   size_t method_len;
-	const char *target;   size_t target_len;   /* as sent */
-	const struct bt_dec_query *q;
-
-	/* HTTP response */
-	int status;                   /* 200, ...; 0 if unreadable */
-	const char *reason_phrase; size_t reason_len;
-	const char *content_encoding; size_t content_encoding_len;
-	bool chunked;
-	bool inflated;                /* gzip/deflate body, decompressed */
-	bool scrape;                  /* answers a scrape */
-	const uint8_t *body;  size_t body_len;  /* de-chunked, decompressed */
-	const char *note;             /* static: why the body was not parsed */
-
-	/* parsed answers (HTTP and UDP): rc BT_OK or the parser's error */
-	int rc;
-	struct bt_trk_err err;
-	const struct bt_trk_resp *resp;           /* HTTP announce */
-	const struct bt_trk_scrape_resp *scrape_resp; /* HTTP scrape */
-	const struct bt_peer_addr *peers;         /* HTTP/UDP announce */
-	const struct bt_trk_peer_info *info;      /* HTTP, parallel */
-	size_t npeers;                            /* stored in peers[] */
-
-	/* UDP */
-	uint32_t tid;
-	uint64_t connection_id;
-	bool matched;                 /* a response to a request we saw */
-	const struct bt_udp_announce *uann;       /* announce request */
-	const struct bt_udp_announce_resp *uresp;
-	const uint8_t (*hashes)[20];  size_t nhashes; /* scrape request (kept) */
-	const struct bt_udp_scrape_entry *sentries; size_t nsentries;
-	const uint8_t *errmsg; size_t errmsg_len;
 };
 
 /* ---- packet problems ---------------------------------------------------- */
@@ -298,6 +224,9 @@ struct bt_dec_stats {
 	uint64_t problems[BT_DEC_NPROBLEMS];
 	uint64_t flows, flows_peer, flows_http, flows_undecoded, flows_empty;
 	uint64_t flows_mse, flows_mse_plain, flows_midstream;
+	uint64_t keys;                /* key-log lines loaded */
+	uint64_t flows_keyed;         /* flows with a key-log line */
+	uint64_t flows_decrypted;     /* ... whose key fitted */
 	uint64_t msgs, events, gaps, gap_bytes;
 	uint64_t trk_http, trk_udp, udp_convs;
 	uint64_t mem_peak;            /* decoder buffers, bytes */
@@ -305,29 +234,32 @@ struct bt_dec_stats {
 	uint64_t count[BT_DEC_NCOUNT];/* messages by type, all flows */
 };
 
-struct bt_dec_udp;   /* the decoder's own */
-
 struct bt_dec {
 	struct bt_dec_cfg cfg;        /* defaults filled in */
 	struct bt_dec_cb cb;
 	void *ctx;
-	struct bt_flow_table flows;
 	struct bt_dec_stats st;
-	size_t mem;                   /* buffer bytes held now */
-	struct bt_dec_udp *udp;
+	struct bt_budget mem;         /* every buffer of every flow */
+	/* decode.c's own */
+	struct bt_flow_table flows;
+	struct bt_udpdec udp;
+	struct bt_keylog keys;        /* bt_dec_keylog_add */
+	uint8_t *scratch;             /* BT_MSEDEC_SCRATCH bytes, with keys */
 	char why[256];                /* text of the current event's why */
-	/* scratch for tracker records */
-	struct bt_dec_query *query;
-	struct bt_trk_resp resp;
-	struct bt_trk_scrape_resp scrape;
-	struct bt_peer_addr *peers;   /* BT_DEC_TRK_PEERS */
-	struct bt_trk_peer_info *pinfo;
 	uint64_t pkt_no;
 };
 
 /* Zero means default in cfg; cfg and cb may be NULL.  0 or -ENOMEM. */
 int bt_dec_init(struct bt_dec *d, const struct bt_dec_cfg *cfg,
 		const struct bt_dec_cb *cb, void *ctx);
+
+/* MSE/PE decryption (bt-decode --keylog): one line of a key log (mse.h,
+ * "Key log").  Flows that begin after it, between the line's two
+ * endpoints, are decrypted (see above).  BT_OK, or as bt_keylog_add:
+ * BT_EUNSUPP a line to skip, BT_EINVAL a malformed one (*why),
+ * BT_ENOSPC no memory. */
+int bt_dec_keylog_add(struct bt_dec *d, const char *line, size_t len,
+		      const char **why);
 
 /* One captured frame of link type linktype (pcap_datalink()).  ts_us is
  * its timestamp; frames should come in capture order.  Returns BT_OK or
@@ -347,48 +279,5 @@ void bt_dec_finish(struct bt_dec *d);
  * callbacks, as in bt_dec_finish but without the bytes that were waiting
  * behind holes; call bt_dec_finish first to have those too. */
 void bt_dec_free(struct bt_dec *d);
-
-/* Whether the flow's bytes looked like the peer wire at offset 0: 1 yes,
- * 0 no, BT_NEED_MORE undecided.  Exposed for tests. */
-int bt_dec_sniff(const uint8_t *p, size_t n, bool final);
-
-/* The first plausible message boundary in p[0..n) at or after from: its
- * offset (>= 0), BT_NEED_MORE (undecided: more bytes needed at
- * *undecided), or BT_EINVAL (none before n).  min: messages in a row
- * required (0: 3).  final: no more bytes will come.  For tests. */
-long bt_dec_boundary(const uint8_t *p, size_t n, size_t from, unsigned min,
-		     uint32_t max_len, bool final, size_t *undecided);
-
-/* Parse an announce/scrape query string (after '?').  Always fills q;
- * q->bad names the first problem. */
-void bt_dec_query_parse(struct bt_dec_query *q, const char *s, size_t n);
-
-/* ---- output helpers (records through out.h) ---------------------------- */
-
-enum bt_dec_time {
-	BT_DEC_TIME_REL = 0,          /* ms since the flow's first packet */
-	BT_DEC_TIME_ABS,              /* wall clock (UTC unless TZ says) */
-	BT_DEC_TIME_NONE,
-};
-
-/* "#3 127.0.0.1:40000 -> 127.0.0.1:6881" into buf; returns buf. */
-char *bt_dec_flow_tag(const struct bt_dec_flow *f, char *buf, size_t cap);
-/* Absolute time "2024-05-01 12:00:00.123456" (localtime) into buf. */
-char *bt_dec_abs_time(uint64_t ts_us, char *buf, size_t cap);
-
-/* flow #N A -> B bittorrent [...] (when a flow is recognised). */
-void bt_dec_print_flow_start(struct bt_out *o, const struct bt_dec_flow *f,
-			     enum bt_dec_time tm);
-/* The flow's summary: endpoints, clients, duration, bytes, counts by
- * type, pieces, choke timeline, handshake to first piece; undecoded flows
- * with their reason.  Several text lines, one JSON object. */
-void bt_dec_print_flow_end(struct bt_out *o, const struct bt_dec_flow *f,
-			   enum bt_dec_time tm);
-/* A tracker record: requests with their decoded query, answers through
- * print.h (bt_print_trk_*, bt_print_udp_*). */
-void bt_dec_print_trk(struct bt_out *o, const struct bt_dec_trk *t,
-		      enum bt_dec_time tm);
-/* Capture-wide counters. */
-void bt_dec_print_stats(struct bt_out *o, const struct bt_dec *d);
 
 #endif

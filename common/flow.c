@@ -14,9 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
+
 struct seg {
 	struct seg *next;
 	uint64_t start, end;    /* stream offsets [start, end) */
+	uint64_t ts;            /* when it was captured */
 	size_t cost;            /* charged to the direction's max_ooo */
 	bool lost;              /* no data: known to exist, never captured */
 	uint8_t data[];         /* end - start bytes unless lost */
@@ -30,6 +33,12 @@ struct half {
 	uint64_t fin_off;       /* ... at this offset */
 	struct seg *head, *tail;
 	size_t ooo;             /* bytes charged for the list */
+	uint64_t acked;         /* the other side acknowledged [0, acked) */
+	bool ack_wait;          /* a hole is acknowledged: declared after the
+				   grace (see ack_check) */
+	uint64_t ack_hole;      /* the hole's start (next) then */
+	uint64_t ack_pkt;       /* the flow's packet count then */
+	uint64_t ack_ts;        /* and that packet's time */
 	uint8_t *hist;          /* ring of the last delivered bytes, */
 	size_t hcap, hlen, hpos;/* covering [next - hlen, next); hpos oldest */
 };
@@ -193,7 +202,8 @@ static void compare_hist(struct bt_flow_table *t, struct bt_flow_node *n,
 
 /* ---- the out-of-order list ------------------------------------------------ */
 
-static struct seg *seg_new(uint64_t start, uint64_t end, const uint8_t *data)
+static struct seg *seg_new(uint64_t start, uint64_t end, const uint8_t *data,
+			   uint64_t ts)
 {
 	size_t len = (size_t)(end - start);
 	struct seg *s = malloc(sizeof(*s) + (data ? len : 0));
@@ -203,6 +213,7 @@ static struct seg *seg_new(uint64_t start, uint64_t end, const uint8_t *data)
 	s->next = NULL;
 	s->start = start;
 	s->end = end;
+	s->ts = ts;
 	s->lost = !data;
 	s->cost = sizeof(*s) + (data ? len : 0);
 	if (data)
@@ -233,7 +244,9 @@ static void seg_unlink(struct half *h, struct seg *prev, struct seg *s)
 	h->ooo -= s->cost;
 }
 
-/* Deliver (or declare lost) every buffered piece that starts at next. */
+/* Deliver (or declare lost) every buffered piece that starts at next, at
+ * time ts: the bytes became readable in order then (never before they
+ * were captured, should a rewritten capture's times go backwards). */
 static void drain(struct bt_flow_table *t, struct bt_flow_node *n, int dir,
 		  uint64_t ts)
 {
@@ -241,11 +254,13 @@ static void drain(struct bt_flow_table *t, struct bt_flow_node *n, int dir,
 	struct seg *s;
 
 	while ((s = h->head) && s->start <= h->next) {
+		uint64_t when = ts > s->ts ? ts : s->ts;
+
 		seg_unlink(h, NULL, s);
 		if (s->lost)
-			gap(t, n, dir, s->end, "not captured", ts);
+			gap(t, n, dir, s->end, "not captured", when);
 		else
-			deliver(t, n, dir, s->data, (size_t)(s->end - s->start), ts);
+			deliver(t, n, dir, s->data, (size_t)(s->end - s->start), when);
 		free(s);
 	}
 }
@@ -267,7 +282,7 @@ static struct seg *fresh(struct bt_flow_table *t, struct bt_flow_node *n,
 			gap(t, n, dir, b, "not captured", ts);
 		return prev;
 	}
-	s = seg_new(a, b, data);
+	s = seg_new(a, b, data, ts);
 	if (!s)
 		return prev;
 	seg_link(h, prev, s);
@@ -277,12 +292,13 @@ static struct seg *fresh(struct bt_flow_table *t, struct bt_flow_node *n,
 /* Real data for [a, b) lands inside the lost piece s (a >= s->start,
  * b <= s->end): split s around it.  Returns the last of the pieces. */
 static struct seg *fill_lost(struct half *h, struct seg *prev, struct seg *s,
-			     uint64_t a, uint64_t b, const uint8_t *data)
+			     uint64_t a, uint64_t b, const uint8_t *data,
+			     uint64_t ts)
 {
-	struct seg *d = seg_new(a, b, data), *rest = NULL;
+	struct seg *d = seg_new(a, b, data, ts), *rest = NULL;
 	uint64_t end = s->end;
 
-	if (!d || (b < end && !(rest = seg_new(b, end, NULL)))) {
+	if (!d || (b < end && !(rest = seg_new(b, end, NULL, s->ts)))) {
 		free(d);
 		return s;      /* no memory: the bytes stay lost */
 	}
@@ -364,7 +380,7 @@ static void place(struct bt_flow_table *t, struct bt_flow_node *n, int dir,
 			compare(t, n, dir, ua, s->data + (ua - s->start), data, k, ts);
 			prev = s;
 		} else if (data) {
-			prev = fill_lost(h, prev, s, ua, oe, data);
+			prev = fill_lost(h, prev, s, ua, oe, data, ts);
 		} else {
 			prev = s;
 		}
@@ -564,6 +580,46 @@ static void check_fin(struct bt_flow_table *t, struct bt_flow_node *n, int dir,
 	check_closed(t, n, ts);
 }
 
+static uint64_t flow_pkts(const struct bt_flow_node *n)
+{
+	return n->pub.d[0].pkts + n->pub.d[1].pkts;
+}
+
+/* A hole the other side has acknowledged past: the receiver had those
+ * bytes, so no retransmission will bring them; the capture lost them.
+ * Declare it now, rather than at the flow's end, so that what waited
+ * behind it is decoded at its time.  Not at once: a loopback capture can
+ * record a segment after the ACK that covers it, so the hole is declared
+ * only when cfg.ack_grace more packets of the flow have come without
+ * filling it.  The GAP and the bytes behind it carry the time the
+ * acknowledgement was seen: when the receiver could read them. */
+static void ack_check(struct bt_flow_table *t, struct bt_flow_node *n, int dir,
+		      uint64_t ts)
+{
+	struct half *h = &n->h[dir];
+
+	if (!h->init || !h->head || h->head->start <= h->next ||
+	    h->acked < h->head->start) {
+		h->ack_wait = false;
+		return;
+	}
+	if (!h->ack_wait || h->ack_hole != h->next) {   /* a new hole */
+		h->ack_wait = true;
+		h->ack_hole = h->next;
+		h->ack_pkt = flow_pkts(n);
+		h->ack_ts = ts;
+	}
+	if (flow_pkts(n) - h->ack_pkt < t->cfg.ack_grace)
+		return;
+	while (h->head && h->head->start > h->next && h->acked >= h->head->start) {
+		gap(t, n, dir, h->head->start, "not captured (acknowledged by the peer)",
+		    h->ack_ts);
+		drain(t, n, dir, h->ack_ts);
+	}
+	h->ack_wait = false;
+	check_fin(t, n, dir, ts);
+}
+
 /* Declare every hole of a direction, delivering what waited behind each,
  * up to its FIN if one was seen. */
 static void flush_dir(struct bt_flow_table *t, struct bt_flow_node *n, int dir,
@@ -723,6 +779,17 @@ static void segment(struct bt_flow_table *t, struct bt_flow_node *n, int dir,
 		dir_start(t, n, dir, seq, false, ts);
 	if (h->init)
 		stream_in(t, n, dir, pk, seq, len, wlen);
+	/* What this side acknowledges of the other's stream. */
+	if ((fl & BT_TCP_ACK) && n->h[!dir].init) {
+		int64_t a = off_of(&n->h[!dir], pk->ack);
+
+		if (a > (int64_t)n->h[!dir].acked)
+			n->h[!dir].acked = (uint64_t)a;
+	}
+	if (!(fl & BT_TCP_RST)) {
+		ack_check(t, n, 0, ts);
+		ack_check(t, n, 1, ts);
+	}
 	if (fl & BT_TCP_RST) {
 		pd->rst = true;
 		emit(t, n, dir, BT_FLOW_EV_RST, pk->seq, 0, 0, NULL, ts);
@@ -791,6 +858,8 @@ int bt_flow_init(struct bt_flow_table *t, const struct bt_flow_cfg *cfg,
 		t->cfg.max_ooo = BT_FLOW_DEF_OOO;
 	if (!t->cfg.max_hist)
 		t->cfg.max_hist = BT_FLOW_DEF_HIST;
+	if (!t->cfg.ack_grace)
+		t->cfg.ack_grace = BT_FLOW_DEF_ACK_GRACE;
 	while (nb < t->cfg.max_flows && nb < ((size_t)1 << 24))
 		nb *= 2;
 	t->bucket = calloc(nb, sizeof(*t->bucket));
@@ -855,6 +924,17 @@ void bt_flow_free(struct bt_flow_table *t)
 		node_free(t, t->dead_tail);
 	free(t->bucket);
 	memset(t, 0, sizeof(*t));
+}
+
+char *bt_flow_ep_fmt(const struct bt_flow_ep *e, char *buf, size_t cap)
+{
+	struct bt_peer_addr a;
+
+	memset(&a, 0, sizeof a);
+	a.family = e->addr.family;
+	memcpy(a.ip, e->addr.a, 16);
+	a.port = e->port;
+	return bt_addr_fmt(&a, buf, cap);
 }
 
 const char *bt_flow_ev_name(enum bt_flow_ev kind)

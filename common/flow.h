@@ -18,10 +18,21 @@
  * else from its first data segment (flagged midstream).  Out-of-order data
  * is buffered per direction up to cfg.max_ooo bytes, node overhead
  * included; past that the oldest hole is declared a GAP and the stream
- * goes on after it.  Holes still open when a flow ends (RST, eviction,
- * idle expiry, port reuse, bt_flow_flush at the end of the capture) are
- * declared the same way.  A FIN does not close its hole at once: loopback
- * captures reorder packets, so the data before it may still come.
+ * goes on after it.  A hole the other side has acknowledged past (its ACK
+ * number beyond the hole: the receiver had the bytes, so they will not be
+ * sent again) is declared once cfg.ack_grace more packets of the flow
+ * have come without filling it, and what waited behind it is delivered:
+ * decoding goes on at the capture's pace instead of waiting for the end.
+ * The grace is for loopback captures, which can record a segment after
+ * the ACK that covers it.  Holes still open when a flow ends (RST,
+ * eviction, idle expiry, port reuse, bt_flow_flush at the end of the
+ * capture) are declared the same way.  A FIN does not close its hole at
+ * once either: the data before it may still come.
+ *
+ * Delivery times: bytes are delivered at the time of the packet that made
+ * them contiguous; behind an acknowledged hole, at the time the ACK was
+ * seen (when the receiver could read them); never before their own
+ * capture time.
  * Bytes before a direction's start (its first segment captured after a
  * later one, in a capture begun mid-stream) cannot be placed: dropped.
  *
@@ -117,11 +128,14 @@ struct bt_flow_cfg {
 				   default 1 MiB */
 	size_t max_hist;        /* delivered bytes kept per direction to
 				   check retransmissions, default 64 KiB */
+	size_t ack_grace;       /* packets of the flow after an ACK passed a
+				   hole before it is declared, default 8 */
 };
 
 #define BT_FLOW_DEF_FLOWS (4096u)
 #define BT_FLOW_DEF_OOO   ((size_t)1 << 20)
 #define BT_FLOW_DEF_HIST  ((size_t)64 << 10)
+#define BT_FLOW_DEF_ACK_GRACE 8u
 
 struct bt_flow_node;  /* the table's own, in flow.c */
 
@@ -167,6 +181,10 @@ void bt_flow_flush(struct bt_flow_table *t);
 /* Free every flow (release() only: no deliveries, no events) and the
  * table's memory.  The struct may be bt_flow_init'ed again. */
 void bt_flow_free(struct bt_flow_table *t);
+
+/* An endpoint as text: "1.2.3.4:6881", "[::1]:6881" (bt_addr_fmt), into
+ * buf (BT_ADDR_STRLEN bytes suffice); returns buf. */
+char *bt_flow_ep_fmt(const struct bt_flow_ep *e, char *buf, size_t cap);
 
 /* "gap", "overlap conflict", ... for an event kind. */
 const char *bt_flow_ev_name(enum bt_flow_ev kind);

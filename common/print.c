@@ -666,15 +666,29 @@ static void put_malformed(struct bt_out *o, const struct bt_print_ctx *c,
 
 /* ---- Handshakes --------------------------------------------------------- */
 
+/* raw: the handshake's bytes as sent (the event's), or NULL. */
 static void hs_probs(const struct bt_print_ctx *c, const struct bt_handshake *hs,
-		     struct probs *p)
+		     const uint8_t *raw, size_t raw_len, struct probs *p)
 {
 	char esc[80];
 	size_t z, k;
 	uint8_t all[48];
 
-	if (hs->problems & BT_HS_BAD_PSTRLEN)
+	/* BAD_PSTRLEN means the first byte is not 19.  With a protocol string
+	 * of 19 bytes that is not its length that is wrong but its place, or
+	 * the byte itself: say which, from the bytes. */
+	if ((hs->problems & BT_HS_BAD_PSTRLEN) && hs->pstrlen != BT_PSTR_LEN)
 		prob(p, "pstrlen %zu is not %d", hs->pstrlen, BT_PSTR_LEN);
+	else if ((hs->problems & BT_HS_BAD_PSTRLEN) && raw && raw_len > BT_PSTR_LEN &&
+		 hs->pstr == raw && raw[BT_PSTR_LEN] == BT_PSTR_LEN)
+		prob(p, "the length byte (19) comes after the protocol string: "
+		     "the first byte, %u, is read as the length", raw[0]);
+	else if ((hs->problems & BT_HS_BAD_PSTRLEN) && raw && raw_len)
+		prob(p, "first byte %u is not the protocol string's length, %d",
+		     raw[0], BT_PSTR_LEN);
+	else if (hs->problems & BT_HS_BAD_PSTRLEN)
+		prob(p, "the first byte is not the protocol string's length, %d",
+		     BT_PSTR_LEN);
 	if ((hs->problems & BT_HS_BAD_PSTR) && hs->pstr)
 		prob(p, "protocol string '%s' is not '" BT_PSTR "'%s",
 		     bt_escape_text(hs->pstr, hs->pstrlen, esc, sizeof esc),
@@ -709,7 +723,8 @@ static void hs_probs(const struct bt_print_ctx *c, const struct bt_handshake *hs
 }
 
 static void put_handshake(struct bt_out *o, const struct bt_print_ctx *c,
-			  const struct bt_handshake *hs, struct probs *p)
+			  const struct bt_handshake *hs, const uint8_t *raw,
+			  size_t raw_len, struct probs *p)
 {
 	char rs[128], client[BT_PEERID_STRLEN];
 
@@ -742,7 +757,7 @@ static void put_handshake(struct bt_out *o, const struct bt_print_ctx *c,
 		client[7] = '\0';
 	safe_str(o, "client", " (", client);
 	bt_out_text(o, ")");
-	hs_probs(c, hs, p);
+	hs_probs(c, hs, raw, raw_len, p);
 }
 
 /* ---- Events ------------------------------------------------------------- */
@@ -793,7 +808,7 @@ void bt_print_event(struct bt_out *o, struct bt_print_ctx *c,
 	case BT_EV_HANDSHAKE:
 		bt_out_uint(o, "offset", NULL, ev->stream_off);
 		if (ev->hs)
-			put_handshake(o, c, ev->hs, &p);
+			put_handshake(o, c, ev->hs, ev->raw, ev->raw_len, &p);
 		else
 			bt_out_text(o, "handshake");
 		break;

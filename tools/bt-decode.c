@@ -21,7 +21,9 @@
 #include <time.h>
 
 #include "decode.h"
+#include "decprint.h"
 #include "diag.h"
+#include "mse.h"
 #include "print.h"
 
 #define EXIT_DAMAGED 1
@@ -34,10 +36,11 @@
 #define IOBUF (1u << 20)      /* stdio buffer of the capture file */
 
 static const char usage_text[] =
-	"usage: bt-decode [-hjqv] [--diagnose] [--stats] [-d PORT]... [-t rel|abs|none]\n"
-	"                 -r FILE\n"
-	"       bt-decode [-hjqv] [--diagnose] [--stats] [-d PORT]... [-t rel|abs|none]\n"
-	"                 [-c COUNT] [-G SECONDS] [-s SNAPLEN] -i IFACE [FILTER...]\n";
+	"usage: bt-decode [-hjqv] [--diagnose] [--keylog FILE] [--stats] [-d PORT]...\n"
+	"                 [-t rel|abs|none] -r FILE\n"
+	"       bt-decode [-hjqv] [--diagnose] [--keylog FILE] [--stats] [-d PORT]...\n"
+	"                 [-t rel|abs|none] [-c COUNT] [-G SECONDS] [-s SNAPLEN]\n"
+	"                 -i IFACE [FILTER...]\n";
 
 static void usage(FILE *f)
 {
@@ -52,6 +55,8 @@ static void usage(FILE *f)
 		      "  -h, --help          this text\n"
 		      "  -i, --interface IF  capture live on IF (needs privileges)\n"
 		      "  -j, --json          one JSON object per line\n"
+		      "      --keylog FILE   decrypt MSE/PE flows whose secrets FILE holds\n"
+		      "                      (bt-handshake --keylog; default $" BT_MSE_KEYLOG_ENV ")\n"
 		      "  -q, --quiet         no message lines: flows, verdicts, stats only\n"
 		      "  -r, --read FILE     read a pcap or pcapng file (- for stdin)\n"
 		      "  -s, --snaplen N     live: bytes captured per packet (default 262144)\n"
@@ -61,12 +66,12 @@ static void usage(FILE *f)
 		      "  -v, --verbose       more detail (PEX addresses; -vv bit strings)\n"
 		      "\n"
 		      "exit: 0 ok, 1 capture damaged or unreadable partway, 2 usage,\n"
-		      "      3 cannot open the capture or interface, or bad filter\n",
+		      "      3 cannot open the capture, interface or key log, or bad filter\n",
 		      f);
 }
 
 struct opts {
-	const char *file, *iface;
+	const char *file, *iface, *keylog;
 	bool json, quiet, diagnose, stats;
 	int verbosity;
 	enum bt_dec_time tm;
@@ -369,7 +374,56 @@ static int read_live(struct app *a)
 
 /* ---- options ---------------------------------------------------------------- */
 
-enum { OPT_DIAGNOSE = 256, OPT_STATS };
+enum { OPT_DIAGNOSE = 256, OPT_KEYLOG, OPT_STATS };
+
+/* Load a key log into the decoder.  A malformed line is a warning, not
+ * the end: the other lines still decrypt their flows.  explicit: named by
+ * --keylog (a missing file is an error) rather than by the environment
+ * (a live tool may not have written it yet: a warning).  Returns 0 or
+ * EXIT_OPEN. */
+static int load_keylog(struct app *a, const char *path, bool explicit)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, lineno = 0, bad = 0, kept = 0;
+	ssize_t n;
+
+	if (!f) {
+		if (explicit) {
+			warn("key log %s", path);
+			return EXIT_OPEN;
+		}
+		warn("key log %s (from $" BT_MSE_KEYLOG_ENV "): not used", path);
+		return 0;
+	}
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		const char *why = NULL;
+		int rc;
+
+		lineno++;
+		rc = bt_dec_keylog_add(&a->dec, line, (size_t)n, &why);
+		if (rc == BT_OK) {
+			kept++;
+		} else if (rc == BT_EINVAL) {
+			if (++bad <= WARN_MAX)
+				warnx("%s:%zu: not a key log line: %s", path, lineno,
+				      why ? why : "?");
+		} else if (rc == BT_ENOSPC) {
+			warnx("%s:%zu: no room for more keys: the rest not read",
+			      path, lineno);
+			break;
+		}
+	}
+	if (ferror(f))
+		warn("key log %s", path);
+	free(line);
+	fclose(f);
+	if (bad > WARN_MAX)
+		warnx("%s: %zu malformed lines in all", path, bad);
+	if (!kept)
+		warnx("%s: no usable MSE key in %zu lines", path, lineno);
+	return 0;
+}
 
 static char *join_args(int argc, char **argv)
 {
@@ -415,6 +469,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "interface", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "keylog", required_argument, NULL, OPT_KEYLOG },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "read", required_argument, NULL, 'r' },
 		{ "snaplen", required_argument, NULL, 's' },
@@ -487,6 +542,9 @@ int main(int argc, char **argv)
 		case OPT_DIAGNOSE:
 			a.o.diagnose = true;
 			break;
+		case OPT_KEYLOG:
+			a.o.keylog = optarg;
+			break;
 		case OPT_STATS:
 			a.o.stats = true;
 			break;
@@ -513,6 +571,20 @@ int main(int argc, char **argv)
 	bt_out_init(&a.out, stdout, a.o.json);
 	if (bt_dec_init(&a.dec, &cfg, &cb, &a) != 0)
 		errx(EXIT_OPEN, "out of memory");
+	{
+		const char *env = getenv(BT_MSE_KEYLOG_ENV);
+
+		if (a.o.keylog)
+			rc = load_keylog(&a, a.o.keylog, true);
+		else if (env && *env)
+			rc = load_keylog(&a, env, false);
+		else
+			rc = 0;
+		if (rc) {
+			bt_dec_free(&a.dec);
+			return rc;
+		}
+	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);

@@ -11,6 +11,10 @@
   rewrite-*     captures rewritten by this test (segments reordered,
                 duplicated, dropped, overlapping; snaplen cut; file damaged;
                 unknown link type; start cut off) decode to exact results
+  keylog-*      an MSE session recorded with its key log decrypts to the
+                message counts of its plaintext (decrypted again here from
+                the specification) and of the live driver; without the key
+                (or with a wrong one) the flow is reported encrypted
 
 Prints "ok NAME", "not ok NAME: why", "skip NAME (why)".  Tools in
 $BTKIT_BIN.  Bounded by an alarm.
@@ -18,6 +22,7 @@ $BTKIT_BIN.  Bounded by an alarm.
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import struct
@@ -72,18 +77,23 @@ def check(name, fn, *a):
     return r
 
 
-def decode(pcap, *opts, rc_ok=(0,)):
+def decode(pcap, *opts, rc_ok=(0,), env=None):
+    """bt-decode -r PCAP OPTS in captures/ (options may name files there),
+    with TZ=UTC and no key log from the environment unless env says."""
+    e = dict(os.environ, TZ="UTC")
+    e.pop("BTKIT_KEYLOGFILE", None)
+    e.update(env or {})
     r = subprocess.run([DEC, "-r", pcap] + list(opts), stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
-                       env=dict(os.environ, TZ="UTC"))
+                       env=e, cwd=CAP)
     if r.returncode not in rc_ok:
         raise AssertionError("bt-decode %s %s exited %d: %s" % (
             os.path.basename(pcap), " ".join(opts), r.returncode, r.stderr.decode()[-400:]))
     return r
 
 
-def records(pcap, *opts):
-    r = decode(pcap, "--json", *opts)
+def records(pcap, *opts, env=None):
+    r = decode(pcap, "--json", *opts, env=env)
     return [json.loads(l) for l in r.stdout.decode().splitlines()]
 
 
@@ -514,8 +524,19 @@ def t_drop_header(src):
     if B != want:
         return "got %d client messages, expected %d (the original without [%d,%d))" % (
             len(B), len(want), a, b)
+    # The server acknowledged the lost bytes: the gap, and the messages
+    # after it, come then, not at the end of the capture.
+    At, Bt = records(os.path.join(CAP, src)), records(path)
+    ta = [o["t"] for o in At if o.get("dir") == "out" and o.get("kind") == "msg" and o["offset"] >= b][0]
+    tb = [o["t"] for o in Bt if o.get("dir") == "out" and o.get("kind") == "msg" and o["offset"] >= b][0]
+    tg = [o["t"] for o in Bt if o.get("kind") == "gap"][0]
+    dur = [o["duration_ms"] for o in Bt if o.get("kind") == "flow-end"][0]
+    if not (tg <= tb and tb - ta < (dur - ta) / 2):
+        return "the gap at %.3f ms and the next message at %.3f ms (%.3f ms in the original; " \
+               "the capture ends at %.3f ms): held back" % (tg, tb, ta, dur)
     note("drop-header %s: [%d,%d) dropped: the %d messages in it lost, the other "
-         "%d decoded at their offsets" % (src, a, b, len(A) - len(want), len(want)))
+         "%d decoded at their offsets; the gap at %.3f ms, the next message at %.3f ms "
+         "(%.3f in the original)" % (src, a, b, len(A) - len(want), len(want), tg, tb, ta))
     return True
 
 
@@ -702,6 +723,214 @@ def t_live():
     return True
 
 
+# ---------------------------------------------------------------------------
+# MSE/PE decrypted with a key log (captures/mse-keylog.*: recorded by
+# record.py's "keylog" scenario, our MSE initiator against a libtorrent
+# seeder that requires encryption)
+
+KEYCAP, KEYS = "mse-keylog.pcap", "mse-keylog.keys"
+
+
+def streams_of(pcap):
+    """Both directions' TCP payload of the capture's one flow, placed by
+    sequence number (first copy wins): (client bytes, server bytes)."""
+    hdr, e, link, segs = load(pcap)
+    isn, data = {}, {}
+    for s in segs:
+        if not s.tcp:
+            continue
+        if s.flags & 0x02:                      # SYN: the stream starts after it
+            isn[s.key] = (s.seq + 1) & 0xffffffff
+        if s.payload:
+            b = data.setdefault(s.key, {})
+            b.setdefault(s.seq, s.payload)
+    cli = [k for k, v in isn.items() if any(x.key == k and x.flags & 0x12 == 0x02 for x in segs)][0]
+    out = {}
+    for k, chunks in data.items():
+        buf = bytearray()
+        for seq, p in sorted(chunks.items(), key=lambda kv: (kv[0] - isn[k]) & 0xffffffff):
+            off = (seq - isn[k]) & 0xffffffff
+            if off > len(buf):
+                raise AssertionError("hole in the recorded stream")
+            buf[off:off + len(p)] = p
+        out["out" if k == cli else "in"] = bytes(buf)
+    return out["out"], out["in"]
+
+
+def mse_oracle(a2b, b2a, secret, skey):
+    """The MSE passive decoding written again from the specification, with
+    the harness's RC4 and hashlib (not btkit's mse.c): (A's payload offset,
+    A's plaintext, B's payload offset, B's plaintext, crypto_select)."""
+    import hashlib
+    import harness as H
+    sha1 = lambda *p: hashlib.sha1(b"".join(p)).digest()
+    i = a2b.find(sha1(b"req1", secret), 96, 96 + 512 + 20)
+    if i < 0:
+        raise AssertionError("HASH('req1', S) not after Ya: the key does not fit")
+    ra, rb = H.RC4(sha1(b"keyA", secret, skey)), H.RC4(sha1(b"keyB", secret, skey))
+    a = i + 40
+    vc, provide, padc = struct.unpack(">8sIH", ra.crypt(a2b[a:a + 14]))
+    if vc != bytes(8):
+        raise AssertionError("VC does not decrypt to zeros")
+    ra.crypt(a2b[a + 14:a + 14 + padc])
+    lia = struct.unpack(">H", ra.crypt(a2b[a + 14 + padc:a + 16 + padc]))[0]
+    pa = a + 16 + padc
+    j = b2a.find(rb.crypt(bytes(8)), 96, 96 + 512 + 8)
+    if j < 0:
+        raise AssertionError("encrypted VC not after Yb")
+    sel, padd = struct.unpack(">IH", rb.crypt(b2a[j + 8:j + 14]))
+    rb.crypt(b2a[j + 14:j + 14 + padd])
+    pb = j + 14 + padd
+    rc4 = sel == H.MSE_RC4
+    plain_a = ra.crypt(a2b[pa:pa + lia]) + (ra.crypt(a2b[pa + lia:]) if rc4 else a2b[pa + lia:])
+    plain_b = rb.crypt(b2a[pb:]) if rc4 else b2a[pb:]
+    return pa, plain_a, pb, plain_b, sel
+
+
+def msg_counts(stream):
+    """Messages by type in a plaintext stream that starts with a handshake
+    and ends on a message boundary."""
+    c = {}
+    if stream[:20] != b"\x13BitTorrent protocol":
+        raise AssertionError("the plaintext does not start with a handshake")
+    c["handshake"] = 1
+    off = 68
+    while off + 4 <= len(stream):
+        n = struct.unpack(">I", stream[off:off + 4])[0]
+        name = "keep-alive" if n == 0 else MSG_NAMES.get(stream[off + 4], "unknown")
+        c[name] = c.get(name, 0) + 1
+        off += 4 + n
+    if off != len(stream):
+        raise AssertionError("the plaintext does not end on a message boundary")
+    return c
+
+
+def keylog_line():
+    f = open(os.path.join(CAP, KEYS)).read().split()
+    return bytes.fromhex(f[3]), bytes.fromhex(f[4])
+
+
+def t_keylog_counts():
+    """With --keylog, the message counts by type in each direction equal
+    those of the session's plaintext, as an independent decryption of the
+    recorded streams gives it, and as the live driver saw it (the peer's
+    message count it printed, captures/mse-keylog.live); the decrypted
+    events start exactly at the payload offsets MSE's framing gives."""
+    recs = records(KEYCAP, "--keylog", KEYS, "-t", "none")
+    ours = flow_counts(recs)
+    if len(ours) != 1:
+        return "expected one decoded BitTorrent flow, got %s" % list(ours)
+    ours = list(ours.values())[0]
+    a2b, b2a = streams_of(os.path.join(CAP, KEYCAP))
+    secret, skey = keylog_line()
+    pa, plain_a, pb, plain_b, sel = mse_oracle(a2b, b2a, secret, skey)
+    want = {"out": msg_counts(plain_a), "in": msg_counts(plain_b)}
+    if ours != want:
+        return "bt-decode --keylog %s, the plaintext %s" % (ours, want)
+    hs = {o["dir"]: o["offset"] for o in recs if o.get("kind") == "handshake"}
+    if hs != {"out": pa, "in": pb}:
+        return "handshakes at %s, the payloads start at out %d, in %d" % (hs, pa, pb)
+    live = open(os.path.join(CAP, "mse-keylog.live")).read()
+    m = re.search(r"(\d+) messages after the handshake", live)
+    if not m or sum(ours["in"].values()) - 1 != int(m.group(1)):
+        return "the driver saw %s messages from the peer, bt-decode %d" % (
+            m and m.group(1), sum(ours["in"].values()) - 1)
+    if ours["out"] != {"handshake": 1, "interested": 1}:
+        return "our side sent a handshake and interested, bt-decode says %s" % ours["out"]
+    end = [o for o in recs if o.get("kind") == "flow-end"][0]
+    if end["out"].get("decrypted") != ("rc4" if sel == 2 else "plaintext"):
+        return "flow summary: %s" % end["out"]
+    note("keylog: %d + %d messages decrypted (crypto_select %s), as the plaintext "
+         "and the live driver have them" % (sum(ours["out"].values()),
+                                           sum(ours["in"].values()), sel))
+    return True
+
+
+def t_keylog_nokey():
+    """Without the key log the same flow is reported encrypted; a key log
+    whose secret does not fit changes nothing but the reason."""
+    recs = records(KEYCAP, "-t", "none")
+    ends = [o for o in recs if o.get("kind") == "flow-end"]
+    if len(ends) != 1 or ends[0]["proto"] != "undecoded" or ends[0]["reason"] != "encrypted (MSE/PE)":
+        return "without a key: %s" % ends
+    if any(o.get("kind") in ("handshake", "msg") for o in recs):
+        return "messages decoded without a key"
+    line = open(os.path.join(CAP, KEYS)).read().split(" ")
+    line[3] = ("1" if line[3][0] == "0" else "0") + line[3][1:]
+    bad = os.path.join(TMP, "bad.keys")
+    open(bad, "w").write(" ".join(line))
+    recs2 = records(KEYCAP, "-t", "none", "--keylog", bad)
+    ends2 = [o for o in recs2 if o.get("kind") == "flow-end"]
+    if ends2[0].get("reason") != "encrypted (MSE/PE); the key log's secret does not fit this flow":
+        return "with a wrong key: %s" % ends2
+    strip = lambda e: {k: v for k, v in e.items() if k != "reason"}
+    if strip(ends2[0]) != strip(ends[0]):
+        return "a wrong key changed the summary: %s vs %s" % (ends2[0], ends[0])
+    return True
+
+
+def t_keylog_env():
+    """$BTKIT_KEYLOGFILE works as --keylog does; --keylog wins over it; a
+    missing --keylog file is exit 3, a missing $BTKIT_KEYLOGFILE a warning."""
+    a = decode(KEYCAP, "--keylog", KEYS).stdout
+    b = decode(KEYCAP, env={"BTKIT_KEYLOGFILE": os.path.join(CAP, KEYS)}).stdout
+    if a != b:
+        return "the environment variable decodes otherwise"
+    c = decode(KEYCAP, "--keylog", KEYS, env={"BTKIT_KEYLOGFILE": "/nonexistent"}).stdout
+    if c != a:
+        return "--keylog did not take precedence"
+    r = decode(KEYCAP, "--keylog", "/nonexistent.keys", rc_ok=(3,))
+    if b"/nonexistent.keys" not in r.stderr:
+        return "no message for a missing key log: %r" % r.stderr
+    r = decode(KEYCAP, env={"BTKIT_KEYLOGFILE": "/nonexistent"})
+    if b"not used" not in r.stderr or r.stdout != decode(KEYCAP).stdout:
+        return "a missing $BTKIT_KEYLOGFILE: %r" % r.stderr
+    return True
+
+
+def t_keylog_rewrites():
+    """The keyed capture with every segment twice, and with the peer's two
+    last data segments swapped: the same decode; with the peer's first
+    payload segment dropped, a gap of its size, and the segment after it
+    still decrypts (the keystream moved past the lost bytes)."""
+    hdr, e, link, segs = load(KEYCAP)
+    base = events_of(records(KEYCAP, "-t", "none", "--keylog", KEYS))
+    out = []
+    for s in segs:
+        out.append(s.rec)
+        if s.tcp and s.payload:
+            out.append(s.build())
+    dup = records(save("dup-" + KEYCAP, hdr, e, out), "-t", "none", "--keylog", KEYS)
+    if events_of(dup) != base:
+        return "duplicated segments decode otherwise"
+    srv = [s for s in segs if s.tcp and s.flags & 0x12 == 0x12][0].key
+    data = [i for i, s in enumerate(segs) if s.tcp and s.key == srv and s.payload]
+    out = [s.rec for s in segs]
+    out[data[-1]], out[data[-2]] = out[data[-2]], out[data[-1]]
+    swap = records(save("swap-" + KEYCAP, hdr, e, out), "-t", "none", "--keylog", KEYS)
+    if events_of(swap) != base:
+        return "reordered segments decode otherwise"
+    a2b, b2a = streams_of(os.path.join(CAP, KEYCAP))
+    _, _, pb, _, _ = mse_oracle(a2b, b2a, *keylog_line())
+    isn = [s for s in segs if s.tcp and s.key == srv and s.flags & 0x02][0].seq + 1
+    first = [i for i in data if (segs[i].seq - isn) & 0xffffffff == pb]
+    if not first or first[0] == data[-1]:
+        return "no segment starts the peer's payload"
+    k = first[0]
+    drop = records(save("drop-" + KEYCAP, hdr, e, [s.rec for i, s in enumerate(segs) if i != k]),
+                   "-t", "none", "--keylog", KEYS)
+    gaps = [o for o in drop if o.get("kind") == "gap"]
+    if len(gaps) != 1 or (gaps[0]["offset"], gaps[0]["gap_len"]) != (pb, len(segs[k].payload)):
+        return "expected one gap [%d,+%d), got %s" % (pb, len(segs[k].payload), gaps)
+    after = [x for x in events_of(base) if x["dir"] == "in" and x["offset"] >= pb + len(segs[k].payload)]
+    got = [x for x in events_of(drop) if x["dir"] == "in"]
+    if not after or got != after:
+        return "after the gap: %s, expected %s" % (got, after)
+    note("keylog rewrites: duplicates unchanged; %d bytes of the peer's payload dropped: "
+         "its %d later messages still decrypted" % (len(segs[k].payload), len(after)))
+    return True
+
+
 def on_alarm(signum, frame):
     not_ok("time-limit", "test_decode.py ran past %d s" % LIMIT)
     raise SystemExit(1)
@@ -748,6 +977,13 @@ def main():
         check("rewrite-damaged-file", t_damaged, "download-mtu1500.pcap")
         check("rewrite-linktype", t_linktype, "fast-peer.pcap")
         check("pcapng", t_pcapng, "download-plain.pcap")
+        if os.path.exists(os.path.join(CAP, KEYCAP)):
+            check("keylog-counts", t_keylog_counts)
+            check("keylog-nokey", t_keylog_nokey)
+            check("keylog-env", t_keylog_env)
+            check("keylog-rewrites", t_keylog_rewrites)
+        else:
+            skip("keylog", "captures/%s missing" % KEYCAP)
         check("usage", t_usage)
         if os.geteuid() == 0:
             check("live-capture", t_live)

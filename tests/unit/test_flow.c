@@ -21,6 +21,7 @@ struct ev {
 	const char *why;
 	size_t at;        /* bytes delivered in dir (dir 0 for flow events) */
 	size_t step;      /* input number it came during */
+	uint64_t ts;
 };
 
 static struct {
@@ -32,6 +33,7 @@ static struct {
 	int opened, released;
 	size_t ngap;          /* GAP events, stored or not */
 	uint64_t rel_gap[MAXF][2], rel_dup[MAXF][2];
+	uint64_t last_ts[MAXF][2];   /* time of the last delivery */
 	bool overflow;
 } R;
 
@@ -45,17 +47,18 @@ static void rec_reset(void)
 	R.overflow = false;
 	memset(R.rel_gap, 0, sizeof(R.rel_gap));
 	memset(R.rel_dup, 0, sizeof(R.rel_dup));
+	memset(R.last_ts, 0, sizeof(R.last_ts));
 }
 
 static void on_deliver(void *ctx, struct bt_flow *f, int dir,
 		       const uint8_t *p, size_t n, uint64_t ts)
 {
 	(void)ctx;
-	(void)ts;
 	if (f->id >= MAXF || R.len[f->id][dir] + n > BUFSZ || n == 0) {
 		R.overflow = true;
 		return;
 	}
+	R.last_ts[f->id][dir] = ts;
 	memcpy(R.buf[f->id][dir] + R.len[f->id][dir], p, n);
 	R.len[f->id][dir] += n;
 }
@@ -86,6 +89,7 @@ static void on_event(void *ctx, struct bt_flow *f, int dir, enum bt_flow_ev k,
 	v->why = e->why;
 	v->at = R.len[f->id][dir < 0 ? 0 : dir];
 	v->step = R.step;
+	v->ts = e->ts_us;
 }
 
 static void on_release(void *ctx, struct bt_flow *f)
@@ -457,6 +461,127 @@ static void test_dropped_segment(void)
 		T_EQ_INT(R.released, 1);
 		bt_flow_free(&t);
 	}
+}
+
+/* A segment lost by the capture but acknowledged by the receiver: the
+ * hole is declared when the grace (8 packets of the flow) has passed
+ * after the ACK, not at the end of the capture, and the bytes behind it
+ * are delivered then, at the ACK's time.  Exact event order. */
+static void test_acked_hole(void)
+{
+	struct bt_flow_table t;
+	uint8_t s[400], r[8];
+	const struct ev *e;
+	uint64_t ack_ts;
+	size_t ack_step;
+
+	pattern(s, sizeof(s), 9);
+	memset(r, 'r', sizeof r);
+	table(&t, NULL);
+	handshake(&t, 40000, 1000, 2000);
+	seg(&t, 0, 1001, s, 100);              /* A */
+	seg(&t, 0, 1201, s + 200, 100);        /* C; B [100, 200) never captured */
+	/* the receiver acknowledges A only: nothing to say yet, however long */
+	feed(&t, mkp(1, 40000, 2001, 1101, BT_TCP_ACK, NULL, 0));
+	for (int i = 0; i < 10; i++)
+		seg(&t, 1, 2001 + (uint32_t)i, r + i % 8, 1);
+	T_EQ_UINT(count_ev(BT_FLOW_EV_GAP), 0);
+	T_EQ_UINT(R.len[1][0], 100);
+	/* then past B and C: the grace starts */
+	feed(&t, mkp(1, 40000, 2011, 1301, BT_TCP_ACK, NULL, 0));
+	ack_ts = clock_us;
+	ack_step = R.step;
+	for (int i = 0; i < 7; i++)
+		seg(&t, 1, 2011 + (uint32_t)i, r, 1);
+	T_EQ_UINT(count_ev(BT_FLOW_EV_GAP), 0);  /* 7 packets: still waiting */
+	T_EQ_UINT(R.len[1][0], 100);
+	seg(&t, 1, 2018, r, 1);                 /* the 8th */
+	T_EQ_UINT(count_ev(BT_FLOW_EV_GAP), 1);
+	e = find_ev(BT_FLOW_EV_GAP, 0);
+	if (e) {
+		T_EQ_INT(e->dir, 0);
+		T_EQ_UINT(e->off, 100);
+		T_EQ_UINT(e->len, 100);
+		T_EQ_UINT(e->seq, 1101);
+		T_EQ_UINT(e->at, 100);               /* between A and C */
+		T_EQ_UINT(e->step, ack_step + 8);
+		T_EQ_UINT(e->ts, ack_ts);            /* when the peer had them */
+		T_EQ_STR(e->why, "not captured (acknowledged by the peer)");
+	}
+	T_EQ_UINT(R.len[1][0], 200);            /* C delivered with it */
+	T_EQ_UINT(R.last_ts[1][0], ack_ts);
+	/* what follows is delivered as it comes, at its own time */
+	seg(&t, 0, 1301, s + 300, 100);
+	T_EQ_UINT(R.len[1][0], 300);
+	T_EQ_UINT(R.last_ts[1][0], clock_us);
+	T_EQ_MEM(R.buf[1][0], 100, s, 100);
+	T_EQ_MEM(R.buf[1][0] + 100, 200, s + 200, 200);
+	/* the whole order: open, SYN, SYN, the GAP, nothing else until the end */
+	T_EQ_UINT(R.nev, 4);
+	T_EQ_INT(R.ev[0].kind, BT_FLOW_EV_OPEN);
+	T_EQ_INT(R.ev[1].kind, BT_FLOW_EV_SYN);
+	T_EQ_INT(R.ev[2].kind, BT_FLOW_EV_SYN);
+	T_EQ_INT(R.ev[3].kind, BT_FLOW_EV_GAP);
+	feed(&t, mkp(0, 40000, 1401, 2019, BT_TCP_FIN | BT_TCP_ACK, NULL, 0));
+	feed(&t, mkp(1, 40000, 2019, 1402, BT_TCP_FIN | BT_TCP_ACK, NULL, 0));
+	bt_flow_flush(&t);
+	T_EQ_UINT(count_ev(BT_FLOW_EV_GAP), 1);  /* declared once */
+	T_EQ_INT(R.ev[4].kind, BT_FLOW_EV_FIN);
+	T_EQ_UINT(R.ev[4].at, 300);
+	T_EQ_INT(R.ev[5].kind, BT_FLOW_EV_FIN);
+	T_EQ_INT(R.ev[6].kind, BT_FLOW_EV_CLOSED);
+	T_EQ_UINT(R.nev, 7);
+	T_EQ_UINT(R.rel_gap[1][0], 100);
+	bt_flow_free(&t);
+	T_CHECK(!R.overflow);
+}
+
+/* A loopback capture records B after the ACK that covers it: within the
+ * grace it fills the hole, and no GAP is declared. */
+static void test_acked_hole_late_segment(void)
+{
+	struct bt_flow_table t;
+	uint8_t s[300], r = 'r';
+
+	pattern(s, sizeof(s), 11);
+	table(&t, NULL);
+	handshake(&t, 40000, 1000, 2000);
+	seg(&t, 0, 1001, s, 100);
+	seg(&t, 0, 1201, s + 200, 100);
+	feed(&t, mkp(1, 40000, 2001, 1301, BT_TCP_ACK, NULL, 0));
+	for (int i = 0; i < 6; i++)
+		seg(&t, 1, 2001 + (uint32_t)i, &r, 1);
+	seg(&t, 0, 1101, s + 100, 100);        /* B, late */
+	T_EQ_UINT(R.len[1][0], 300);
+	T_EQ_MEM(R.buf[1][0], 300, s, 300);
+	T_EQ_UINT(R.last_ts[1][0], clock_us);   /* readable when B came */
+	for (int i = 0; i < 20; i++)
+		seg(&t, 1, 2007 + (uint32_t)i, &r, 1);
+	bt_flow_flush(&t);
+	T_EQ_UINT(count_ev(BT_FLOW_EV_GAP), 0);
+	T_EQ_UINT(R.rel_gap[1][0], 0);
+	/* a grace of 1 packet (cfg.ack_grace) closes it before B comes */
+	{
+		struct bt_flow_cfg cfg;
+
+		bt_flow_free(&t);
+		memset(&cfg, 0, sizeof cfg);
+		cfg.ack_grace = 1;
+		table(&t, &cfg);
+		handshake(&t, 40000, 1000, 2000);
+		seg(&t, 0, 1001, s, 100);
+		seg(&t, 0, 1201, s + 200, 100);
+		feed(&t, mkp(1, 40000, 2001, 1301, BT_TCP_ACK, NULL, 0));
+		T_EQ_UINT(count_ev(BT_FLOW_EV_GAP), 0);
+		seg(&t, 1, 2001, &r, 1);
+		T_EQ_UINT(count_ev(BT_FLOW_EV_GAP), 1);
+		seg(&t, 0, 1101, s + 100, 100);    /* too late: a duplicate now */
+		T_EQ_UINT(R.len[1][0], 200);
+		bt_flow_flush(&t);
+		T_EQ_UINT(R.rel_dup[1][0], 100);
+	}
+	bt_flow_free(&t);
+	T_CHECK(!R.overflow);
 }
 
 static void test_sequence_wrap(void)
@@ -1051,6 +1176,8 @@ int main(void)
 	T_RUN(test_overlaps);
 	T_RUN(test_overlap_conflict);
 	T_RUN(test_dropped_segment);
+	T_RUN(test_acked_hole);
+	T_RUN(test_acked_hole_late_segment);
 	T_RUN(test_sequence_wrap);
 	T_RUN(test_midstream);
 	T_RUN(test_both_directions_interleaved);

@@ -396,6 +396,51 @@ static void test_handshake_capital_p(void)
 			"\"protocol string 'BT\\\\x1bx' is not 'BitTorrent protocol'\","
 			"\"peer id is all zero bytes\"]}\n");
 	}
+
+	/* A string of the right length with its length byte wrong: not
+	 * "pstrlen 19 is not 19", but what the bytes show.  After the string
+	 * (the notes' client), another value, or no bytes to tell. */
+	{
+		static uint8_t raw[BT_HS_LEN] = "BitTorrent protocol\x13";
+		static const char *const want[3][2] = {
+			{ "the length byte (19) comes after the protocol string: "
+			  "the first byte, 66, is read as the length", "0" },
+			{ "first byte 20 is not the protocol string's length, 19", "1" },
+			{ "the first byte is not the protocol string's length, 19", "1" },
+		};
+		char text[512], json[800];
+
+		for (int k = 0; k < 3; k++) {
+			memset(&g_hs, 0, sizeof g_hs);
+			if (k == 0) {
+				memcpy(raw, "BitTorrent protocol\x13", 20);
+			} else {
+				raw[0] = 20;
+				memcpy(raw + 1, BT_PSTR, BT_PSTR_LEN);
+			}
+			memcpy(raw + 48, "-BK0100-abcdefghijkl", 20);
+			g_hs.pstr = raw + (want[k][1][0] - '0');
+			g_hs.pstrlen = BT_PSTR_LEN;
+			memcpy(g_hs.peer_id, raw + 48, 20);
+			g_hs.problems = BT_HS_BAD_PSTRLEN;
+			memset(&ev, 0, sizeof ev);
+			ev.dir = BT_DIR_OUT;
+			ev.kind = BT_EV_HANDSHAKE;
+			ev.hs = &g_hs;
+			ev.raw = k < 2 ? raw : NULL;
+			ev.raw_len = k < 2 ? sizeof raw : 0;
+			snprintf(text, sizeof text, "-> handshake 'BitTorrent protocol' "
+				 "reserved none info_hash " ZERO_HEX " peer_id "
+				 "'-BK0100-abcdefghijkl' (btkit 0.1.0.0) !! %s\n", want[k][0]);
+			snprintf(json, sizeof json, "{\"dir\":\"out\",\"kind\":\"handshake\","
+				 "\"offset\":0,\"pstrlen\":19,\"pstr\":\"BitTorrent protocol\","
+				 "\"reserved\":\"0000000000000000\",\"reserved_bits\":[],"
+				 "\"info_hash\":\"" ZERO_HEX "\",\"peer_id\":"
+				 "\"-BK0100-abcdefghijkl\",\"client\":\"btkit 0.1.0.0\","
+				 "\"problems\":[\"%s\"]}\n", want[k][0]);
+			EXPECT_EV(&c, &ev, text, json);
+		}
+	}
 }
 
 /* The handshake of origin/python-client-notes.txt: capital P, no reserved
