@@ -99,7 +99,7 @@ static void on_release(void *ctx, struct bt_flow *f)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct bt_flow_cb cb = { on_deliver, on_event, on_release };
-	const struct bt_flow_cfg cfg = { 16, 64 << 10, 4 << 10 };
+	const struct bt_flow_cfg cfg = { .max_flows = 16, .max_ooo = 64 << 10, .max_hist = 4 << 10 };
 	char errbuf[PCAP_ERRBUF_SIZE];
 	struct pcap_pkthdr *h;
 	const u_char *frame;
